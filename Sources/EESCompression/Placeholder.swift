@@ -1,0 +1,1 @@
+// EESCompression: under construction.

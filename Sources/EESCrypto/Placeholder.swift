@@ -1,0 +1,1 @@
+// EESCrypto: under construction.

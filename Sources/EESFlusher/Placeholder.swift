@@ -1,0 +1,1 @@
+// EESFlusher: under construction.

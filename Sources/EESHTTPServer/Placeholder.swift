@@ -1,0 +1,1 @@
+// EESHTTPServer: under construction.

@@ -1,0 +1,1 @@
+// EESIngest: under construction.

@@ -1,0 +1,1 @@
+// EESJSON: under construction.

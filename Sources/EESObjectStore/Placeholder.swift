@@ -1,0 +1,1 @@
+// EESObjectStore: under construction.

@@ -1,0 +1,1 @@
+// EESPostgres: under construction.

@@ -1,0 +1,1 @@
+// EESProcessor: under construction.

@@ -1,0 +1,1 @@
+// EESRedis: under construction.
