@@ -1,1 +1,0 @@
-// EESCompression: under construction.

@@ -1,1 +1,0 @@
-// EESCrypto: under construction.

@@ -1,1 +1,0 @@
-// EESHTTPServer: under construction.

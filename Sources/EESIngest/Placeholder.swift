@@ -1,1 +1,0 @@
-// EESIngest: under construction.

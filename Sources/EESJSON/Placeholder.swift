@@ -1,1 +1,0 @@
-// EESJSON: under construction.

@@ -1,1 +1,0 @@
-// EESRedis: under construction.

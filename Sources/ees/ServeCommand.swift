@@ -1,0 +1,108 @@
+import EESCore
+import EESHTTPServer
+import EESIngest
+import EESRedis
+import Foundation
+
+/// `ees serve --roles ingest[,flusher,processor]`: runs roles until SIGTERM/SIGINT, then drains.
+enum ServeCommand {
+    static let knownRoles: Set<String> = ["ingest"]
+
+    static let specs: [OptionSpec] = [
+        OptionSpec("roles", env: "EES_ROLES", default: "ingest", help: "comma-separated roles to run: ingest"),
+        OptionSpec("listen", env: "EES_LISTEN", default: "127.0.0.1:8080", help: "ingest HTTP address host:port (IPv4)"),
+        OptionSpec("http-threads", env: "EES_HTTP_THREADS", default: "4", help: "HTTP worker threads"),
+        OptionSpec("http-connections-max", env: "EES_HTTP_CONNECTIONS_MAX", default: "1024", help: "open HTTP connections at most"),
+        OptionSpec("http-idle-timeout-s", env: "EES_HTTP_IDLE_TIMEOUT_S", default: "30", help: "idle keep-alive connections close after this"),
+        OptionSpec("body-max-bytes", env: "EES_BODY_MAX_BYTES", default: "1048576", help: "largest request body, also after gunzip"),
+        OptionSpec("events-max", env: "EES_EVENTS_MAX", default: "1000", help: "most events per request"),
+        OptionSpec("event-max-bytes", env: "EES_EVENT_MAX_BYTES", default: "65536", help: "largest single event"),
+        OptionSpec("dedup-window-s", env: "EES_DEDUP_WINDOW_S", default: "600", help: "dedup window W: ids remembered W to 2W"),
+        OptionSpec("device-cache-ttl-ms", env: "EES_DEVICE_CACHE_TTL_MS", default: "30000", help: "how long a device record is cached"),
+        OptionSpec("device-negative-ttl-ms", env: "EES_DEVICE_NEGATIVE_TTL_MS", default: "5000", help: "how long an unknown device is cached"),
+        OptionSpec("rate-events-per-s", env: "EES_RATE_EVENTS_PER_S", default: "20000", help: "per-device event rate on one node (0 = no limit)"),
+        OptionSpec("rate-burst-events", env: "EES_RATE_BURST_EVENTS", default: "40000", help: "per-device burst on one node"),
+        OptionSpec("buffer-high-water-events", env: "EES_BUFFER_HIGH_WATER_EVENTS", default: "100000", help: "unflushed events per stream before 503"),
+        OptionSpec("buffer-high-water-bytes", env: "EES_BUFFER_HIGH_WATER_BYTES", default: "67108864", help: "unflushed bytes per stream before 503"),
+        OptionSpec("partitions", env: "EES_PARTITIONS", default: "16", help: "stream partitions (same value on every node)"),
+        OptionSpec("retry-after-s", env: "EES_RETRY_AFTER_S", default: "2", help: "Retry-After on 503"),
+        OptionSpec("drain-delay-ms", env: "EES_DRAIN_DELAY_MS", default: "0", help: "after SIGTERM, keep serving while /readyz is 503"),
+        OptionSpec("drain-timeout-ms", env: "EES_DRAIN_TIMEOUT_MS", default: "10000", help: "then wait at most this for in-flight requests"),
+    ] + CommonOptions.redis + CommonOptions.logging
+
+    static let command = Command(path: ["serve"], usage: "ees serve [--roles ingest] [--listen 127.0.0.1:8080] [--redis redis://127.0.0.1:6379]",
+                                 summary: "Runs the given roles until SIGTERM or SIGINT, then drains gracefully.",
+                                 specs: specs, run: run)
+
+    static func ingestConfig(_ o: ParsedOptions) throws(ConfigError) -> IngestConfig {
+        var c = IngestConfig()
+        let listen = try ListenAddress(o.require("listen"))
+        c.http.host = listen.host
+        c.http.port = listen.port
+        c.http.threads = try o.int("http-threads", in: 1...256)!
+        c.http.connectionsMax = try o.int("http-connections-max", in: 1...100_000)!
+        c.http.connectionTimeoutSeconds = try o.int("http-idle-timeout-s", in: 1...3600)!
+        c.limits.bodyBytesMax = try o.int("body-max-bytes", in: 1024...(64 << 20))!
+        c.http.bodyBytesMax = c.limits.bodyBytesMax
+        c.limits.eventsPerRequestMax = try o.int("events-max", in: 1...100_000)!
+        c.limits.eventBytesMax = try o.int("event-max-bytes", in: 256...(16 << 20))!
+        c.dedupWindowMs = Int64(try o.int("dedup-window-s", in: 1...86_400)!) * 1000
+        c.cache.ttlMs = Int64(try o.int("device-cache-ttl-ms", in: 0...3_600_000)!)
+        c.cache.negativeTTLMs = Int64(try o.int("device-negative-ttl-ms", in: 0...3_600_000)!)
+        c.rate.eventsPerSecond = try o.double("rate-events-per-s", in: 0...1e9)!
+        c.rate.burstEvents = try o.double("rate-burst-events", in: 1...1e9)!
+        c.buffer.highWaterEvents = try o.int("buffer-high-water-events", in: 1...1_000_000_000)!
+        c.buffer.highWaterBytes = try o.int("buffer-high-water-bytes", in: 1024...(1 << 40))!
+        c.partitions = try o.int("partitions", in: 1...4096)!
+        c.retryAfterSeconds = try o.int("retry-after-s", in: 1...3600)!
+        c.drainDelayMs = try o.int("drain-delay-ms", in: 0...600_000)!
+        c.drainTimeoutMs = try o.int("drain-timeout-ms", in: 0...600_000)!
+        try c.check()
+        return c
+    }
+
+    static func run(_ o: ParsedOptions) throws -> Int32 {
+        let roles = Set(try o.require("roles").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+        if let unknown = roles.subtracting(knownRoles).sorted().first {
+            throw ConfigError("--roles: unknown role '\(unknown)' (known: \(knownRoles.sorted().joined(separator: ", ")))")
+        }
+        let logger = try CommonOptions.logger(o)
+        let redis = try CommonOptions.redisConfig(o)
+        let keys = try CommonOptions.keys(o)
+        let registry = MetricsRegistry()
+        let signals = Signals.block()   // before any thread starts, so every thread inherits the mask
+
+        var ingest: IngestNode?
+        if roles.contains("ingest") {
+            let node = try IngestNode(config: ingestConfig(o), redis: redis, keys: keys, metrics: registry,
+                                      logger: logger.with([(.role, "ingest")]))
+            try node.start()
+            ingest = node
+        }
+        let signal = signals.wait()
+        logger.info("shutdown requested", [(.reason, signal == SIGTERM ? "SIGTERM" : "SIGINT")])
+        ingest?.drain()
+        return Exit.ok
+    }
+}
+
+/// SIGTERM/SIGINT are blocked in every thread and taken synchronously by the main thread.
+struct Signals {
+    private var set = sigset_t()
+
+    static func block() -> Signals {
+        var s = Signals()
+        sigemptyset(&s.set)
+        sigaddset(&s.set, SIGTERM)
+        sigaddset(&s.set, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &s.set, nil)
+        return s
+    }
+
+    func wait() -> Int32 {
+        var copy = set
+        var sig: Int32 = 0
+        while sigwait(&copy, &sig) != 0 {}
+        return sig
+    }
+}
