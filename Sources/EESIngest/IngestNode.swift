@@ -68,10 +68,3 @@ public final class IngestNode: Sendable {
         logger.info("ingest stopped")
     }
 }
-
-func sleepMs(_ ms: Int) {
-    guard ms > 0 else { return }
-    var request = timespec(tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000)
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
-}

@@ -1,4 +1,6 @@
 import EESCore
+import EESFlusher
+import EESObjectStore
 import EESHTTPServer
 import EESIngest
 import EESRedis
@@ -6,10 +8,11 @@ import Foundation
 
 /// `ees serve --roles ingest[,flusher,processor]`: runs roles until SIGTERM/SIGINT, then drains.
 enum ServeCommand {
-    static let knownRoles: Set<String> = ["ingest"]
+    static let knownRoles: Set<String> = ["ingest", "flusher"]
 
     static let specs: [OptionSpec] = [
-        OptionSpec("roles", env: "EES_ROLES", default: "ingest", help: "comma-separated roles to run: ingest"),
+        OptionSpec("roles", env: "EES_ROLES", default: "ingest,flusher", help: "comma-separated roles to run: ingest, flusher"),
+        OptionSpec("node-id", env: "EES_NODE_ID", help: "this process's name in leases and consumer groups (default: host name + pid)"),
         OptionSpec("listen", env: "EES_LISTEN", default: "127.0.0.1:8080", help: "ingest HTTP address host:port (IPv4)"),
         OptionSpec("http-threads", env: "EES_HTTP_THREADS", default: "4", help: "HTTP worker threads"),
         OptionSpec("http-connections-max", env: "EES_HTTP_CONNECTIONS_MAX", default: "1024", help: "open HTTP connections at most"),
@@ -28,7 +31,15 @@ enum ServeCommand {
         OptionSpec("retry-after-s", env: "EES_RETRY_AFTER_S", default: "2", help: "Retry-After on 503"),
         OptionSpec("drain-delay-ms", env: "EES_DRAIN_DELAY_MS", default: "0", help: "after SIGTERM, keep serving while /readyz is 503"),
         OptionSpec("drain-timeout-ms", env: "EES_DRAIN_TIMEOUT_MS", default: "10000", help: "then wait at most this for in-flight requests"),
-    ] + CommonOptions.redis + CommonOptions.logging
+    ] + flusherSpecs + SegmentsCommands.store + CommonOptions.redis + CommonOptions.logging
+
+    static let flusherSpecs: [OptionSpec] = [
+        OptionSpec("flush-events", env: "EES_FLUSH_EVENTS", default: "1000", help: "flush a stream at this many buffered events"),
+        OptionSpec("flush-bytes", env: "EES_FLUSH_BYTES", default: "1048576", help: "flush a stream at this many buffered bytes"),
+        OptionSpec("flush-age-ms", env: "EES_FLUSH_AGE_MS", default: "5000", help: "flush a stream when its oldest event is this old"),
+        OptionSpec("lease-ttl-ms", env: "EES_LEASE_TTL_MS", default: "10000", help: "partition lease TTL (failover time)"),
+        OptionSpec("flush-workers", env: "EES_FLUSH_WORKERS", default: "2", help: "flusher threads"),
+    ]
 
     static let command = Command(path: ["serve"], usage: "ees serve [--roles ingest] [--listen 127.0.0.1:8080] [--redis redis://127.0.0.1:6379]",
                                  summary: "Runs the given roles until SIGTERM or SIGINT, then drains gracefully.",
@@ -61,6 +72,29 @@ enum ServeCommand {
         return c
     }
 
+    static func flusherConfig(_ o: ParsedOptions, nodeID: String) throws(ConfigError) -> FlusherConfig {
+        var c = FlusherConfig()
+        c.policy.eventsMax = try o.int("flush-events", in: 1...1_000_000)!
+        c.policy.bytesMax = try o.int("flush-bytes", in: 1024...(1 << 30))!
+        c.policy.ageMaxMs = Int64(try o.int("flush-age-ms", in: 1...3_600_000)!)
+        c.leaseTTLMs = Int64(try o.int("lease-ttl-ms", in: 1000...600_000)!)
+        c.workers = try o.int("flush-workers", in: 1...64)!
+        c.partitions = try o.int("partitions", in: 1...4096)!
+        c.nodeID = nodeID
+        try c.check()
+        return c
+    }
+
+    /// `--node-id`, else host name and pid: unique per process, readable in `redis-cli`.
+    static func nodeID(_ o: ParsedOptions) throws(ConfigError) -> String {
+        if let id = o.string("node-id") {
+            guard Identifier.isValid(id, maxBytes: 64) else { throw ConfigError("--node-id: letters, digits and . _ : - only") }
+            return id
+        }
+        let host = ProcessInfo.processInfo.hostName.filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }
+        return "\(host.isEmpty ? "node" : String(host.prefix(40)))-\(getpid())"
+    }
+
     static func run(_ o: ParsedOptions) throws -> Int32 {
         let roles = Set(try o.require("roles").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
         if let unknown = roles.subtracting(knownRoles).sorted().first {
@@ -79,9 +113,21 @@ enum ServeCommand {
             try node.start()
             ingest = node
         }
+        var flusher: Flusher?
+        if roles.contains("flusher") {
+            let objects = try ObjectStoreURL.open(try o.require("object-store"), env: ProcessInfo.processInfo.environment)
+            let f = try Flusher(config: flusherConfig(o, nodeID: nodeID(o)),
+                                store: RedisFlushStore(client: RedisClient(config: redis), keys: keys), objects: objects,
+                                metrics: registry, logger: logger.with([(.role, "flusher")]),
+                                faults: FaultPoints(environment: ProcessInfo.processInfo.environment["EES_FAULT"]))
+            f.start()
+            flusher = f
+        }
         let signal = signals.wait()
         logger.info("shutdown requested", [(.reason, signal == SIGTERM ? "SIGTERM" : "SIGINT")])
+        // Reverse order of the pipeline: stop taking events first, then finish flushing.
         ingest?.drain()
+        flusher?.stop()
         return Exit.ok
     }
 }

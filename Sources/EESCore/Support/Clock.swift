@@ -41,3 +41,25 @@ public final class AtomicFlag: Sendable {
     public func set() { value.store(true, ordering: .relaxed) }
     public var isSet: Bool { value.load(ordering: .relaxed) }
 }
+
+/// Sleeps the calling thread (role threads are plain threads, not tasks).
+public func sleepMs(_ ms: Int) {
+    guard ms > 0 else { return }
+    var request = timespec(tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000)
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+}
+
+/// Capped exponential backoff with full jitter: attempt 0 waits up to `baseMs`, each further
+/// attempt doubles that, never past `maxMs`.
+public struct Backoff: Sendable, Equatable {
+    public var baseMs: Int
+    public var maxMs: Int
+    public init(baseMs: Int, maxMs: Int) {
+        precondition(baseMs > 0 && maxMs >= baseMs)
+        self.baseMs = baseMs
+        self.maxMs = maxMs
+    }
+    public func ceilingMs(attempt: Int) -> Int { min(maxMs, baseMs << min(attempt, 20)) }
+    public func delayMs(attempt: Int) -> Int { Int.random(in: 0...ceilingMs(attempt: attempt)) }
+}

@@ -1,1 +1,0 @@
-// EESFlusher: under construction.
