@@ -3,7 +3,10 @@
 #
 #   #!/usr/bin/env bash
 #   set -euo pipefail
+#   # shellcheck source=tests/e2e/lib.sh
 #   source "$(dirname "$0")/lib.sh"
+#
+# (lint from the repo root with `shellcheck -x tests/e2e/*.sh`)
 #
 # scripts/test runs each tests/e2e/*.sh with the services' env exported (EES_TEST_REDIS_URL,
 # EES_TEST_POSTGRES_URL, EES_TEST_S3_ENDPOINT, EES_TEST_S3_BUCKET, AWS_*, EES_SERVICES_DIR) plus
