@@ -55,7 +55,7 @@ let package = Package(
                           swiftSettings: strict),
 
         .testTarget(name: "EESCoreTests", dependencies: ["EESCore"], swiftSettings: strict),
-        .testTarget(name: "EESJSONTests", dependencies: ["EESCore", "EESJSON", "EESCompression", "EESCrypto"],
+        .testTarget(name: "EESJSONTests", dependencies: ["EESCore", "EESJSON", "EESCompression", "EESCrypto", "EESObjectStore"],
                     swiftSettings: strict),
         .testTarget(name: "IntegrationTests",
                     dependencies: ["EESCore", "EESJSON", "EESCrypto", "EESRedis", "EESIngest", "EESHTTPServer",

@@ -9,4 +9,5 @@ CURLcode ccurl_setopt_pointer(CURL *h, CURLoption opt, void *v);
 typedef size_t (*ccurl_data_cb)(char *ptr, size_t size, size_t nmemb, void *userdata);
 CURLcode ccurl_setopt_datacb(CURL *h, CURLoption opt, ccurl_data_cb cb);
 CURLcode ccurl_getinfo_long(CURL *h, CURLINFO info, long *out);
+CURLcode ccurl_getinfo_off(CURL *h, CURLINFO info, curl_off_t *out);
 #endif

@@ -1,1 +1,0 @@
-// EESObjectStore: under construction.
