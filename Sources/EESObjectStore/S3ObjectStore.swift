@@ -59,14 +59,14 @@ public final class S3ObjectStore: ObjectStore, Sendable {
 
     public func put(key: String, bytes: [UInt8]) throws(ObjectStoreError) {
         try ObjectKey.validate(key)
-        let digest = SHA256.digest(bytes)
+        let digest = Crypto.sha256(bytes)
         // x-amz-content-sha256 is signed by curl and checked by S3 against the body;
         // x-amz-checksum-sha256 additionally makes S3 store and verify an integrity checksum.
         // No "Expect:" line to suppress 100-continue: curl 7.88 would sign that empty header
         // without sending it, and every signature would fail.
         let request = HTTPRequest(method: .put, url: objectURL(key), headers: [
             "Content-Type: application/octet-stream",
-            "x-amz-content-sha256: \(SHA256.hex(digest))",
+            "x-amz-content-sha256: \(Crypto.hex(digest))",
             "x-amz-checksum-sha256: \(Base64.encode(digest))",
         ], body: bytes)
         let response = try send(request, "PUT", key)
@@ -136,7 +136,7 @@ public final class S3ObjectStore: ObjectStore, Sendable {
             "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(config.region)</LocationConstraint></CreateBucketConfiguration>".utf8)
         let request = HTTPRequest(method: .put, url: bucketURL, headers: [
             "Content-Type: application/xml",
-            "x-amz-content-sha256: \(SHA256.hexDigest(body))",
+            "x-amz-content-sha256: \(Crypto.hex(Crypto.sha256(body)))",
         ], body: body)
         let response = try send(request, "CREATE BUCKET", nil)
         if (200..<300).contains(response.status) { return true }
@@ -146,7 +146,7 @@ public final class S3ObjectStore: ObjectStore, Sendable {
 
     /// curl 7.88 does not add x-amz-content-sha256, which S3 requires on every signed request;
     /// for bodiless requests it is the hash of the empty string.
-    private static let emptyPayloadHeaders = ["x-amz-content-sha256: \(SHA256.hexDigest([]))"]
+    private static let emptyPayloadHeaders = ["x-amz-content-sha256: \(Crypto.hex(Crypto.sha256([UInt8]())))"]
 
     // MARK: retries and errors
 
@@ -172,8 +172,8 @@ public final class S3ObjectStore: ObjectStore, Sendable {
             guard attempt < config.maxAttempts else {
                 throw error(.unavailable, op, key, "\(lastProblem) (gave up after \(attempt) attempt\(attempt == 1 ? "" : "s"))")
             }
-            let delayMs = Backoff.delayMs(retry: attempt, baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs,
-                                          using: &generator)
+            let delayMs = Backoff(baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs)
+                .delayMs(attempt: attempt - 1, using: &generator)
             usleep(useconds_t(delayMs) * 1_000)
             attempt += 1
         }

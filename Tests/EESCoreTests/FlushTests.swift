@@ -116,12 +116,4 @@ import Testing
         #expect(SeqRange(parsing: "x") == nil)
         #expect(SeqRange(start: 1, end: 1).description == "1-1")
     }
-
-    @Test func backoffIsCappedAndJittered() {
-        let b = Backoff(baseMs: 100, maxMs: 5000)
-        #expect(b.ceilingMs(attempt: 0) == 100)
-        #expect(b.ceilingMs(attempt: 3) == 800)
-        #expect(b.ceilingMs(attempt: 60) == 5000)
-        for a in 0..<10 { #expect((0...b.ceilingMs(attempt: a)).contains(b.delayMs(attempt: a))) }
-    }
 }

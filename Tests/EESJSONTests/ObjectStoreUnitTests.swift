@@ -209,11 +209,11 @@ private let env = ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": 
 
 @Suite struct S3HelpersTests {
     @Test func backoffDoublesUpToTheCapWithFullJitter() {
-        let ceilings = (1...8).map { Backoff.ceilingMs(retry: $0, baseMs: 100, maxMs: 5_000) }
+        let ceilings = (1...8).map { Backoff(baseMs: 100, maxMs: 5_000).ceilingMs(attempt: $0 - 1) }
         #expect(ceilings == [100, 200, 400, 800, 1_600, 3_200, 5_000, 5_000])
-        #expect(Backoff.ceilingMs(retry: 200, baseMs: 100, maxMs: 5_000) == 5_000)
+        #expect(Backoff(baseMs: 100, maxMs: 5_000).ceilingMs(attempt: 199) == 5_000)
         var generator = SystemRandomNumberGenerator()
-        let delays = (0..<500).map { _ in Backoff.delayMs(retry: 3, baseMs: 100, maxMs: 5_000, using: &generator) }
+        let delays = (0..<500).map { _ in Backoff(baseMs: 100, maxMs: 5_000).delayMs(attempt: 2, using: &generator) }
         #expect(delays.allSatisfy { (0...400).contains($0) })
         #expect(Set(delays).count > 50)   // jittered, not a constant
     }
@@ -224,8 +224,8 @@ private let env = ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": 
     }
 
     @Test func sha256MatchesKnownDigests() {
-        #expect(SHA256.hexDigest([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hexDigest(Array("hello".utf8)) == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
-        #expect(Base64.encode(SHA256.digest([])) == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
+        #expect(Crypto.hex(Crypto.sha256([UInt8]())) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(Crypto.sha256Hex("hello") == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+        #expect(Base64.encode(Crypto.sha256([UInt8]())) == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
     }
 }

@@ -61,5 +61,11 @@ public struct Backoff: Sendable, Equatable {
         self.maxMs = maxMs
     }
     public func ceilingMs(attempt: Int) -> Int { min(maxMs, baseMs << min(attempt, 20)) }
-    public func delayMs(attempt: Int) -> Int { Int.random(in: 0...ceilingMs(attempt: attempt)) }
+    public func delayMs(attempt: Int) -> Int {
+        var g = SystemRandomNumberGenerator()
+        return delayMs(attempt: attempt, using: &g)
+    }
+    public func delayMs<G: RandomNumberGenerator>(attempt: Int, using generator: inout G) -> Int {
+        Int.random(in: 0...ceilingMs(attempt: attempt), using: &generator)
+    }
 }
