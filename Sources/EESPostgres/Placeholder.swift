@@ -1,1 +1,0 @@
-// EESPostgres: under construction.
