@@ -2,13 +2,20 @@
 import Glibc
 #endif
 
-/// Crash points for failure tests, armed only by the `EES_FAULT` environment variable
-/// (`crash-after-put:<probability>`): the process dies like `kill -9` at that point, so tests can
-/// reach the window between an object PUT and its commit. Never set in production.
+import EESCore
+
+/// Fault points for failure tests, armed only by the `EES_FAULT` environment variable, e.g.
+/// `crash-after-put:0.2` (die like `kill -9` after an object PUT, before its commit, with that
+/// probability) or `stop-after-put:1` (the first time only: stop the process with SIGSTOP there,
+/// so a test can let the lease lapse and resume a stale leader). Never set in production.
 public struct FaultPoints: Sendable {
-    public enum Point: String, Sendable { case afterPut = "crash-after-put" }
+    public enum Point: String, Sendable {
+        case crashAfterPut = "crash-after-put"
+        case stopAfterPut = "stop-after-put"
+    }
 
     private let armed: [Point: Double]
+    private let stopped = AtomicFlag()
 
     public static let none = FaultPoints(armed: [:])
 
@@ -28,8 +35,14 @@ public struct FaultPoints: Sendable {
 
     public var isArmed: Bool { !armed.isEmpty }
 
-    public func hit(_ point: Point) {
-        guard let p = armed[point], Double.random(in: 0..<1) < p else { return }
-        _exit(137)   // no cleanup, no flush of anything: as abrupt as SIGKILL
+    /// Called between an object PUT and its commit.
+    public func afterPut() {
+        if let p = armed[.crashAfterPut], Double.random(in: 0..<1) < p {
+            _exit(137)   // no cleanup, no flush of anything: as abrupt as SIGKILL
+        }
+        if let p = armed[.stopAfterPut], !stopped.isSet, Double.random(in: 0..<1) < p {
+            stopped.set()
+            raise(SIGSTOP)   // the whole process freezes here until SIGCONT
+        }
     }
 }

@@ -247,7 +247,7 @@ public final class Flusher: Sendable {
         let key = SegmentFormat.key(stream: stream, range: range)
         guard self.fence(fence.partition) != nil else { return false }
         try objects.put(key: key, bytes: body)
-        faults.hit(.afterPut)
+        faults.afterPut()
         guard self.fence(fence.partition) != nil else { return false }
         let outcome = try store.commit(stream: stream, range: range, segmentKey: key,
                                        bytes: entries.reduce(0) { $0 + $1.events.count },

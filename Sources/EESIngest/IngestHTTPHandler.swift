@@ -2,13 +2,13 @@ import EESCore
 import EESHTTPServer
 import Synchronization
 
-/// Routes: `POST /ingest`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
+/// Routes: `POST /ingest` plus the ops routes (`/healthz`, `/readyz`, `/metrics`).
 public final class IngestHTTPHandler: HTTPHandler {
     let ingestor: Ingestor
     let metrics: IngestMetrics
     let logger: Logger
     let time: any TimeSource
-    let isReady: @Sendable () -> Bool
+    let ops: OpsRoutes
 
     public init(ingestor: Ingestor, metrics: IngestMetrics, logger: Logger, time: any TimeSource,
                 isReady: @escaping @Sendable () -> Bool) {
@@ -16,7 +16,7 @@ public final class IngestHTTPHandler: HTTPHandler {
         self.metrics = metrics
         self.logger = logger
         self.time = time
-        self.isReady = isReady
+        self.ops = OpsRoutes(registry: metrics.registry, isReady: isReady)
     }
 
     public func preflight(method: String, path: String, headers: [String: String]) -> HTTPResponse? {
@@ -34,24 +34,17 @@ public final class IngestHTTPHandler: HTTPHandler {
     }
 
     public func handle(_ request: HTTPRequest, bodyTooLarge: Bool) -> HTTPResponse {
-        switch (request.method, request.path) {
-        case ("POST", "/ingest"):
+        if request.path == "/ingest" {
+            guard request.method == "POST" else {
+                return count("/ingest", error(IngestError(.methodNotAllowed, "method \(request.method) is not allowed here"),
+                                              requestID: requestID(request.headers), reason: nil, device: nil))
+            }
             return ingest(request, bodyTooLarge: bodyTooLarge)
-        case ("GET", "/healthz"):
-            return count("/healthz", .json(200, "{\"status\":\"ok\"}"))
-        case ("GET", "/readyz"):
-            let ready = isReady()
-            return count("/readyz", .json(ready ? 200 : 503, ready ? "{\"status\":\"ready\"}" : "{\"status\":\"not_ready\"}"))
-        case ("GET", "/metrics"):
-            metrics.cacheEntries.set(Double(ingestor.auth.cache.count))
-            return count("/metrics", .text(200, metrics.registry.render(), contentType: "text/plain; version=0.0.4"))
-        case (_, "/ingest"), (_, "/healthz"), (_, "/readyz"), (_, "/metrics"):
-            return count("other", error(IngestError(.methodNotAllowed, "method \(request.method) is not allowed here"),
-                                        requestID: requestID(request.headers), reason: nil, device: nil))
-        default:
-            return count("other", error(IngestError(.notFound, "no such route"), requestID: requestID(request.headers),
-                                        reason: nil, device: nil))
         }
+        if request.path == "/metrics" { metrics.cacheEntries.set(Double(ingestor.auth.cache.count)) }
+        if let r = ops.respond(method: request.method, path: request.path) { return count(request.path, r) }
+        return count("other", error(IngestError(.notFound, "no such route"), requestID: requestID(request.headers),
+                                    reason: nil, device: nil))
     }
 
     private func ingest(_ request: HTTPRequest, bodyTooLarge: Bool) -> HTTPResponse {

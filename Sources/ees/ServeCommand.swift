@@ -13,7 +13,7 @@ enum ServeCommand {
     static let specs: [OptionSpec] = [
         OptionSpec("roles", env: "EES_ROLES", default: "ingest,flusher", help: "comma-separated roles to run: ingest, flusher"),
         OptionSpec("node-id", env: "EES_NODE_ID", help: "this process's name in leases and consumer groups (default: host name + pid)"),
-        OptionSpec("listen", env: "EES_LISTEN", default: "127.0.0.1:8080", help: "ingest HTTP address host:port (IPv4)"),
+        OptionSpec("listen", env: "EES_LISTEN", default: "127.0.0.1:8080", help: "HTTP address host:port (IPv4): /ingest with the ingest role; /healthz /readyz /metrics always"),
         OptionSpec("http-threads", env: "EES_HTTP_THREADS", default: "4", help: "HTTP worker threads"),
         OptionSpec("http-connections-max", env: "EES_HTTP_CONNECTIONS_MAX", default: "1024", help: "open HTTP connections at most"),
         OptionSpec("http-idle-timeout-s", env: "EES_HTTP_IDLE_TIMEOUT_S", default: "30", help: "idle keep-alive connections close after this"),
@@ -113,6 +113,20 @@ enum ServeCommand {
             try node.start()
             ingest = node
         }
+        var ops: HTTPServer?
+        if !roles.contains("ingest") {
+            // Probes and metrics for processes without the ingest role, on the same address.
+            var http = HTTPServerConfig()
+            let listen = try ListenAddress(o.require("listen"))
+            http.host = listen.host
+            http.port = listen.port
+            http.threads = 1
+            let redisClient = RedisClient(config: redis)
+            let server = HTTPServer(config: http, handler: OpsHTTPHandler(routes: OpsRoutes(registry: registry) { redisClient.ping() }))
+            try server.start()
+            logger.info("ops endpoints listening", [(.listen, "\(listen.host):\(server.port)")])
+            ops = server
+        }
         var flusher: Flusher?
         if roles.contains("flusher") {
             let objects = try ObjectStoreURL.open(try o.require("object-store"), env: ProcessInfo.processInfo.environment)
@@ -128,6 +142,7 @@ enum ServeCommand {
         // Reverse order of the pipeline: stop taking events first, then finish flushing.
         ingest?.drain()
         flusher?.stop()
+        ops?.stop()
         return Exit.ok
     }
 }
