@@ -106,37 +106,27 @@ enum ServeCommand {
         let registry = MetricsRegistry()
         let signals = Signals.block()   // before any thread starts, so every thread inherits the mask
 
-        var ingest: IngestNode?
-        if roles.contains("ingest") {
-            let node = try IngestNode(config: ingestConfig(o), redis: redis, keys: keys, metrics: registry,
-                                      logger: logger.with([(.role, "ingest")]))
-            try node.start()
-            ingest = node
+        // Build every role first: a bad value anywhere stops the process before anything starts.
+        let ingest = roles.contains("ingest")
+            ? try IngestNode(config: ingestConfig(o), redis: redis, keys: keys, metrics: registry,
+                             logger: logger.with([(.role, "ingest")]))
+            : nil
+        // Without the ingest role, the same address still serves probes and metrics.
+        let ops = roles.contains("ingest") ? nil : try opsServer(o, redis: redis, registry: registry)
+        let flusher = roles.contains("flusher")
+            ? try Flusher(config: flusherConfig(o, nodeID: nodeID(o)),
+                          store: RedisFlushStore(client: RedisClient(config: redis), keys: keys),
+                          objects: ObjectStoreURL.open(try o.require("object-store"), env: ProcessInfo.processInfo.environment),
+                          metrics: registry, logger: logger.with([(.role, "flusher")]),
+                          faults: FaultPoints(environment: ProcessInfo.processInfo.environment["EES_FAULT"]))
+            : nil
+
+        try ingest?.start()
+        if let ops {
+            try ops.start()
+            logger.info("ops endpoints listening", [(.listen, "\(ops.config.host):\(ops.port)")])
         }
-        var ops: HTTPServer?
-        if !roles.contains("ingest") {
-            // Probes and metrics for processes without the ingest role, on the same address.
-            var http = HTTPServerConfig()
-            let listen = try ListenAddress(o.require("listen"))
-            http.host = listen.host
-            http.port = listen.port
-            http.threads = 1
-            let redisClient = RedisClient(config: redis)
-            let server = HTTPServer(config: http, handler: OpsHTTPHandler(routes: OpsRoutes(registry: registry) { redisClient.ping() }))
-            try server.start()
-            logger.info("ops endpoints listening", [(.listen, "\(listen.host):\(server.port)")])
-            ops = server
-        }
-        var flusher: Flusher?
-        if roles.contains("flusher") {
-            let objects = try ObjectStoreURL.open(try o.require("object-store"), env: ProcessInfo.processInfo.environment)
-            let f = try Flusher(config: flusherConfig(o, nodeID: nodeID(o)),
-                                store: RedisFlushStore(client: RedisClient(config: redis), keys: keys), objects: objects,
-                                metrics: registry, logger: logger.with([(.role, "flusher")]),
-                                faults: FaultPoints(environment: ProcessInfo.processInfo.environment["EES_FAULT"]))
-            f.start()
-            flusher = f
-        }
+        flusher?.start()
         let signal = signals.wait()
         logger.info("shutdown requested", [(.reason, signal == SIGTERM ? "SIGTERM" : "SIGINT")])
         // Reverse order of the pipeline: stop taking events first, then finish flushing.
@@ -144,6 +134,18 @@ enum ServeCommand {
         flusher?.stop()
         ops?.stop()
         return Exit.ok
+    }
+}
+
+extension ServeCommand {
+    static func opsServer(_ o: ParsedOptions, redis: RedisConfig, registry: MetricsRegistry) throws(ConfigError) -> HTTPServer {
+        var http = HTTPServerConfig()
+        let listen = try ListenAddress(o.require("listen"))
+        http.host = listen.host
+        http.port = listen.port
+        http.threads = 1
+        let client = RedisClient(config: redis)
+        return HTTPServer(config: http, handler: OpsHTTPHandler(routes: OpsRoutes(registry: registry) { client.ping() }))
     }
 }
 

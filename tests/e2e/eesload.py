@@ -7,7 +7,7 @@
       Writes one JSON line per sent event to FILE ({"device","event_id","raw"}) and, at the end, a
       summary line {"summary":…} with accepted/duplicate counts per stream. Bounded: every request
       has a timeout and at most 50 attempts.
-  eesload.py verify --sent FILE --segments-dir DIR --stream K [--stream K …]
+  eesload.py verify --sent FILE [--sent FILE …] --segments-dir DIR --stream K [--stream K …]
       Reads `ees segments cat` output files DIR/<stream>.jsonl and checks: seqs are exactly
       1..N in order, N == events accepted for that stream, every line's event is byte-identical to
       what was sent, and every sent event appears exactly once overall.
@@ -31,6 +31,7 @@ def send(args):
     devices = [d.split(":", 1) for d in args.device]
     url = args.endpoint.rstrip("/") + "/ingest"
     accepted, duplicates, statuses = {}, {}, {}
+    stopped_by = None
     rng = random.Random(args.seed)
     with open(args.out, "w") as out:
         started = time.monotonic()
@@ -43,7 +44,7 @@ def send(args):
             dev, key = devices[i % len(devices)]
             events = []
             for j in range(args.batch):
-                eid = f"{dev}-{i}-{j}"
+                eid = f"{args.id_prefix}{dev}-{i}-{j}"
                 temp = round(rng.uniform(15, 95), 2)
                 raw = json.dumps({"event_id": eid, "event_type": "sensor.temperature", "ts_device_ms": 1_700_000_000_000 + i * 1000 + j,
                                   "payload": {"temperature": temp, "humidity": 40}}, separators=(",", ":"))
@@ -53,6 +54,9 @@ def send(args):
             for attempt in range(50):
                 status, reply, headers = post(url, dev, key, body)
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
+                if args.until_status and status == args.until_status:
+                    stopped_by = i
+                    break
                 if status == 200:
                     for s in reply["streams"]:
                         accepted[s["stream_key"]] = accepted.get(s["stream_key"], 0) + s["accepted_count"]
@@ -63,22 +67,31 @@ def send(args):
                 time.sleep(min(2.0, 0.05 * (attempt + 1)))
             else:
                 sys.exit(f"request {i}: no 200 after 50 attempts")
+            if stopped_by is not None:
+                break
             for eid, raw in events:
                 out.write(json.dumps({"device": dev, "event_id": eid, "raw": raw}) + "\n")
-        out.write(json.dumps({"summary": {"accepted": accepted, "duplicates": duplicates, "statuses": statuses}}) + "\n")
-    print(json.dumps({"accepted": accepted, "duplicates": duplicates, "statuses": statuses}))
+        result = {"accepted": accepted, "duplicates": duplicates, "statuses": statuses, "stopped_at_request": stopped_by}
+        out.write(json.dumps({"summary": result}) + "\n")
+    print(json.dumps(result))
+    if args.until_status and stopped_by is None:
+        sys.exit(f"never saw status {args.until_status}")
 
 
 def verify(args):
-    sent, summary = {}, None
-    for line in open(args.sent):
-        rec = json.loads(line)
-        if "summary" in rec:
-            summary = rec["summary"]
-        else:
-            sent[rec["event_id"]] = rec["raw"]
-    if summary is None:
-        sys.exit("sent file has no summary: the sender did not finish")
+    sent, summary = {}, {"accepted": {}}
+    for path in args.sent:
+        finished = False
+        for line in open(path):
+            rec = json.loads(line)
+            if "summary" in rec:
+                finished = True
+                for k, v in rec["summary"]["accepted"].items():
+                    summary["accepted"][k] = summary["accepted"].get(k, 0) + v
+            else:
+                sent[rec["event_id"]] = rec["raw"]
+        if not finished:
+            sys.exit(f"{path} has no summary: the sender did not finish")
     seen = {}
     problems = []
     for stream in args.stream:
@@ -118,10 +131,13 @@ def main():
     s.add_argument("--requests", type=int, required=True)
     s.add_argument("--batch", type=int, default=10)
     s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--id-prefix", default="", help="prefix of every event_id (to tell runs apart)")
+    s.add_argument("--until-status", type=int, default=0,
+                   help="stop (without retrying) at the first response with this status; fail if none came")
     s.add_argument("--rps", type=float, default=0, help="requests per second at most (0: as fast as possible)")
     s.add_argument("--out", required=True)
     v = sub.add_parser("verify")
-    v.add_argument("--sent", required=True)
+    v.add_argument("--sent", action="append", required=True)
     v.add_argument("--segments-dir", required=True)
     v.add_argument("--stream", action="append", required=True)
     a = p.parse_args()
