@@ -194,13 +194,15 @@ public final class Flusher: Sendable {
     func flushStream(_ stream: String, oldestMs: Int64, fence: RedisFlushStore.Fence) throws -> Bool {
         let st = try store.state(stream: stream)
         let range: SeqRange
+        var read: [BufferEntry] = []
         if let pending = st.pending {
             range = pending
         } else {
             guard config.policy.shouldFlush(bufferedEvents: st.bufferedEvents, bufferedBytes: st.bufferedBytes,
                                             oldestMs: oldestMs, nowMs: time.nowMs()) else { return false }
-            guard let next = try nextSegmentRange(stream, after: st.flushedSeq) else { return false }
-            range = next
+            read = try nextSegmentEntries(stream, after: st.flushedSeq)
+            guard let first = read.first, let last = read.last else { return false }
+            range = SeqRange(start: first.firstSeq, end: last.lastSeq)
         }
         let started = time.monotonicNs()
         switch try store.begin(stream: stream, range: range, fence: fence) {
@@ -209,12 +211,15 @@ public final class Flusher: Sendable {
             lose(fence.partition, reason: "fenced at begin")
             return false
         case .flush(let target):
-            return try write(stream, range: target, fence: fence, startedNs: started)
+            // Entries already read serve when the pending range is the one just chosen.
+            let entries = target == range && !read.isEmpty
+                ? read : try store.entries(stream: stream, fromSeq: target.start, toSeq: target.end, limit: target.count)
+            return try write(stream, range: target, entries: entries, fence: fence, startedNs: started)
         }
     }
 
     /// Whole entries from the front of the buffer, up to the count/size limits.
-    private func nextSegmentRange(_ stream: String, after flushedSeq: Int64) throws -> SeqRange? {
+    private func nextSegmentEntries(_ stream: String, after flushedSeq: Int64) throws -> [BufferEntry] {
         var collected: [BufferEntry] = []
         var from = flushedSeq + 1
         while collected.reduce(0, { $0 + $1.count }) < config.policy.eventsMax {
@@ -228,13 +233,11 @@ public final class Flusher: Sendable {
             }
             from = last.lastSeq + 1
         }
-        collected = Array(collected.prefix(config.policy.entriesForSegment(collected)))
-        guard let first = collected.first, let last = collected.last else { return nil }
-        return SeqRange(start: first.firstSeq, end: last.lastSeq)
+        return Array(collected.prefix(config.policy.entriesForSegment(collected)))
     }
 
-    private func write(_ stream: String, range: SeqRange, fence: RedisFlushStore.Fence, startedNs: UInt64) throws -> Bool {
-        let entries = try store.entries(stream: stream, fromSeq: range.start, toSeq: range.end, limit: range.count)
+    private func write(_ stream: String, range: SeqRange, entries: [BufferEntry], fence: RedisFlushStore.Fence,
+                       startedNs: UInt64) throws -> Bool {
         guard entries.first?.firstSeq == range.start, entries.last?.lastSeq == range.end,
               zip(entries, entries.dropFirst()).allSatisfy({ $0.lastSeq + 1 == $1.firstSeq }) else {
             // The buffer lost events the log never got: only possible if Redis lost data.
