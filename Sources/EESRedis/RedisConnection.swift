@@ -91,6 +91,16 @@ public final class RedisConnection {
         return Self.convert(r.assumingMemoryBound(to: redisReply.self))
     }
 
+    /// A reply hiredis already read off the socket along with an earlier one, without reading more;
+    /// nil when none is buffered. poll(2) cannot see these bytes: they left the socket already.
+    func bufferedReply() throws(RedisError) -> RedisReply? {
+        var raw: UnsafeMutableRawPointer?
+        guard redisGetReplyFromReader(ctx, &raw) == REDIS_OK else { throw fail() }
+        guard let r = raw else { return nil }
+        defer { freeReplyObject(r) }
+        return Self.convert(r.assumingMemoryBound(to: redisReply.self))
+    }
+
     private func fail() -> RedisError {
         broken = true
         return RedisError(.unavailable, Self.errorText(ctx))
