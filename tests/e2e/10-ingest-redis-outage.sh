@@ -61,7 +61,27 @@ ids=$(redis_cli xrange "$buf" - + | grep -E '^[0-9]+-0$' | tr '\n' ' ')
 [[ $ids == "1-0 3-0 5-0 " ]] || fail "buffer entries: '$ids'"
 [[ $(redis_cli get "$E2E_PREFIX:s:{$device}:seq") == 5 ]] || fail "seq: $(redis_cli get "$E2E_PREFIX:s:{$device}:seq")"
 
-# 4. SIGTERM: drains and exits 0 within the bound (drain delay 0 + drain timeout).
+# 4. A quiet restart (no request while Redis is down): the node's idle Redis connections are
+# dead now, and the first request after Redis is back must not be answered from one of them.
+curls=()
+for i in 1 2 3 4 5 6 7 8; do
+  curl -sS -o /dev/null --max-time 10 -X POST "http://127.0.0.1:$port/ingest" -H 'content-type: application/json' \
+    -H "x-device-id: $device" -H "x-api-key: $key" --data-binary "$(batch "$device" "w$i")" &
+  curls+=($!)
+done
+wait "${curls[@]}" || true
+seq_is() { [[ $(redis_cli get "$E2E_PREFIX:s:{$device}:seq") == "$1" ]]; }
+seq_is 13 || fail "parallel requests: seq $(redis_cli get "$E2E_PREFIX:s:{$device}:seq"), expected 13"
+log "restarting redis with no traffic"
+redis_down
+redis_up
+for i in 1 2 3; do
+  status=$(post_ingest "$port" "$device" "$key" "$(batch "$device" "q$i")")
+  [[ $status == 200 ]] || fail "request $i after a quiet redis restart: $status $(cat "$E2E_DIR/resp.json")"
+done
+[[ $(json "$E2E_DIR/resp.json" '["first_seq"]') == 16 ]] || fail "seqs after the quiet restart: $(cat "$E2E_DIR/resp.json")"
+
+# 5. SIGTERM: drains and exits 0 within the bound (drain delay 0 + drain timeout).
 start=$EPOCHREALTIME
 rc=0
 stop_ees node TERM || rc=$?
