@@ -140,6 +140,34 @@ import Testing
         }
     }
 
+    @Test func dedupWindowRemembersIdsBetweenWAnd2W() throws {
+        // The node's clock is manual: ingest time, dedup buckets, cache and rate limiter follow it.
+        let time = ManualTime(nowMs: 1_700_000_000_000)   // a multiple of W: the start of a bucket
+        let n = try TestNode(time: time) { $0.dedupWindowMs = 10_000 }
+        defer { n.stop() }
+        let key = try n.addDevice("dev-w")
+        func send(_ id: String) throws -> HTTPReply {
+            try n.post(batchBody(device: "dev-w", events: [ev(id)]), device: "dev-w", key: key)
+        }
+        #expect(try send("e1").int("accepted_count") == 1)
+        let bucket = 1_700_000_000_000 / 10_000
+        // The id went into the current bucket's set, which expires after 2W (20 s).
+        let set = n.keys.dedup("dev-w", bucket: Int64(bucket))
+        #expect(try n.command("SCARD", set).int == 1)
+        let ttl = try #require(try n.command("TTL", set).int)
+        #expect((19...20).contains(ttl))
+        time.advance(ms: 9_999)      // same bucket
+        #expect(try send("e1").int("duplicate_count") == 1)
+        time.advance(ms: 10_000)     // next bucket: e1 is in the previous one
+        #expect(try send("e1").int("duplicate_count") == 1)
+        time.advance(ms: 1)          // two buckets later: forgotten (remembered W to 2W)
+        let again = try send("e1")
+        #expect(again.int("accepted_count") == 1)
+        #expect(again.int("first_seq") == 2)
+        // The stored entry carries the node's ingest time.
+        #expect(try n.buffer("dev-w").last?.text("ts") == String(1_700_000_020_000))
+    }
+
     // MARK: streams
 
     @Test func twoStreamsInOneRequest() throws {
@@ -274,6 +302,22 @@ import Testing
                 i += 1
                 return try n.post(batchBody(device: "dev-d", events: [ev("q\(i)")]), device: "dev-d", key: key).status == 200
             })
+        }
+    }
+
+    @Test func aDeviceAddedAfterAFailedAttemptIsAcceptedAtOnce() throws {
+        // An unknown device is cached as unknown (negative TTL); creating it must drop that entry,
+        // or a freshly provisioned device is refused until the negative TTL runs out.
+        try withNode({ $0.cache.negativeTTLMs = 600_000 }) { n in
+            try waitForSubscriber(n)
+            let early = try n.post(batchBody(device: "dev-new", events: [ev("e0")]), device: "dev-new", key: APIKeys.generate())
+            #expect(early.status == 401)
+            let key = try n.addDevice("dev-new")
+            var i = 0
+            #expect(try eventually(within: 5) {
+                i += 1
+                return try n.post(batchBody(device: "dev-new", events: [ev("e\(i)")]), device: "dev-new", key: key).status == 200
+            }, "a new device is refused until the negative cache entry expires")
         }
     }
 

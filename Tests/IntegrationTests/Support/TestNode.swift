@@ -32,7 +32,7 @@ final class TestNode: Sendable {
     let metrics = MetricsRegistry()
     let port: Int
 
-    init(redisConfig: RedisConfig? = nil, _ configure: (inout IngestConfig) -> Void = { _ in }) throws {
+    init(redisConfig: RedisConfig? = nil, time: any TimeSource = SystemTime(), _ configure: (inout IngestConfig) -> Void = { _ in }) throws {
         let rc = try redisConfig ?? TestRedis.config()
         keys = RedisKeys(prefix: TestRedis.uniquePrefix())
         var config = IngestConfig()
@@ -42,7 +42,7 @@ final class TestNode: Sendable {
         configure(&config)
         redis = RedisClient(config: try TestRedis.config())
         registry = RedisDeviceRegistry(client: redis, keys: keys)
-        node = try IngestNode(config: config, redis: rc, keys: keys, metrics: metrics, logger: Logger(minimum: .error))
+        node = try IngestNode(config: config, redis: rc, keys: keys, metrics: metrics, logger: Logger(minimum: .error), time: time)
         try node.start()
         port = node.port
     }
