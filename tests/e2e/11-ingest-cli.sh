@@ -99,6 +99,20 @@ ev_line=$(awk 'prev == "ev" { print; exit } { prev = $0 }' "$E2E_DIR/xrange")
  stored: $ev_line"
 grep -qx 1-0 "$E2E_DIR/xrange" || fail "buffer entry id: $(cat "$E2E_DIR/xrange")"
 
+# A second node on the same port stops at once with one line (exit 2).
+run serve --listen "127.0.0.1:$port"
+((rc == 2)) || fail "serve on a port in use exited $rc: $(cat "$errf")"
+[[ $(wc -l <"$errf") -eq 1 ]] && grep -q 'cannot listen on' "$errf" || fail "port in use: $(cat "$errf")"
+
+# Redis unreachable: the CLI fails (exit 1) and never prints the URL's password.
+closed=$(http_port)
+rc=0
+EES_REDIS_URL="redis://admin:s3cret-pw@127.0.0.1:$closed" timeout 20 "$EES_BIN" device add --device-id cli-9 >"$out" 2>"$errf" || rc=$?
+((rc == 1)) || fail "device add with redis unreachable exited $rc"
+[[ ! -s $out ]] || fail "device add with redis unreachable printed: $(cat "$out")"
+grep -q 's3cret' "$errf" && fail "the Redis password is in the error: $(cat "$errf")"
+grep -q "127.0.0.1:$closed" "$errf" || fail "the error does not say which Redis: $(cat "$errf")"
+
 # rotate-key: prints only the new key; old key 401, new key 200 — at once, not after the TTL.
 run device rotate-key cli-1
 ((rc == 0)) || fail "rotate-key exited $rc: $(cat "$errf")"
