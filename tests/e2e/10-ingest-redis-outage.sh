@@ -81,8 +81,45 @@ for i in 1 2 3; do
 done
 [[ $(json "$E2E_DIR/resp.json" '["first_seq"]') == 16 ]] || fail "seqs after the quiet restart: $(cat "$E2E_DIR/resp.json")"
 
-# 5. SIGTERM: drains and exits 0 within the bound (drain delay 0 + drain timeout).
+# 5. SIGTERM with a request in flight (headers and part of the body sent): the node stops
+# listening, lets that request finish with 200, then exits 0 within the bound (drain delay 0 +
+# drain timeout).
+inflight=$E2E_DIR/inflight
+python3 - "$port" "$device" "$key" "$(batch "$device" term1)" "$inflight" <<'PY' &
+import os, socket, sys, time
+port, dev, key, body, out = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4].encode(), sys.argv[5]
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+head = (f"POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Device-Id: {dev}\r\n"
+        f"X-Api-Key: {key}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+s.sendall(head + body[:10])
+open(out + ".sent", "w").close()
+deadline = time.time() + 10
+while not os.path.exists(out + ".go"):
+    if time.time() > deadline: sys.exit("no go signal")
+    time.sleep(0.02)
+s.sendall(body[10:])
+resp = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk: break
+    resp += chunk
+    head_end = resp.find(b"\r\n\r\n")
+    if head_end >= 0:
+        length = [int(l.split(b":")[1]) for l in resp[:head_end].split(b"\r\n") if l.lower().startswith(b"content-length:")]
+        if length and len(resp) >= head_end + 4 + length[0]: break
+open(out + ".status", "w").write(resp.split(b" ")[1].decode())
+PY
+client_pid=$!
+wait_for 10 test -f "$inflight.sent"
 start=$EPOCHREALTIME
+kill -TERM "$node_pid"
+wait_for 5 grep -q '"msg":"ingest draining"' "$E2E_DIR/node.log"
+kill -0 "$node_pid" 2>/dev/null || fail "the node exited with a request in flight"
+[[ $(http_status "http://127.0.0.1:$port/readyz") == 000 ]] || fail "still accepting connections while draining"
+touch "$inflight.go"
+wait "$client_pid" || fail "the in-flight client failed"
+[[ $(cat "$inflight.status") == 200 ]] || fail "in-flight request during drain: $(cat "$inflight.status")"
+seq_is 17 || fail "the in-flight request was not stored: seq $(redis_cli get "$E2E_PREFIX:s:{$device}:seq")"
 rc=0
 stop_ees node TERM || rc=$?
 elapsed_ms=$(((${EPOCHREALTIME/./} - ${start/./}) / 1000))
