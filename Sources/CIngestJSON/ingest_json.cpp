@@ -178,6 +178,11 @@ extern "C" int32_t ees_index_request(const char *body, size_t len, char *scratch
                 if (!has_payload) return f.fail(EES_JSON_MISSING, idx, "payload");
                 std::string_view raw;
                 if (o.raw_json().get(raw)) return f.fail(EES_JSON_MALFORMED, idx, "event");
+                // raw_json() runs up to the next token, so it includes whitespace after the closing
+                // brace; the event's bytes end at that brace.
+                while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t')) {
+                    raw.remove_suffix(1);
+                }
                 ev.raw.off = uint32_t(raw.data() - body);
                 ev.raw.len = uint32_t(raw.size());
                 n++;

@@ -31,6 +31,9 @@ public struct IngestConfig: Sendable {
         if buffer.highWaterBytes < limits.bodyBytesMax {
             throw ConfigError("buffer high-water mark (\(buffer.highWaterBytes) bytes) must hold at least one full body (\(limits.bodyBytesMax))")
         }
+        if rate.eventsPerSecond > 0 && rate.burstEvents < Double(limits.eventsPerRequestMax) {
+            throw ConfigError("rate burst (\(Int(rate.burstEvents)) events) must hold at least one full request (\(limits.eventsPerRequestMax))")
+        }
         if http.threads < 1 || http.threads > 256 { throw ConfigError("http threads must be 1-256") }
         if partitions < 1 || partitions > 4096 { throw ConfigError("partitions must be 1-4096") }
     }

@@ -33,7 +33,11 @@ public final class IngestNode: Sendable {
         let handler = IngestHTTPHandler(ingestor: ingestor, metrics: metrics, logger: logger, time: time) {
             !draining.isSet && store.isReachable()
         }
-        server = HTTPServer(config: config.http, handler: handler)
+        // One body limit: the server stops buffering at the same size the ingestor enforces, so a
+        // body without Content-Length (chunked) is held to it too.
+        var http = config.http
+        http.bodyBytesMax = config.limits.bodyBytesMax
+        server = HTTPServer(config: http, handler: handler)
         subscriber = RedisSubscriber(config: redis, channel: keys.deviceInvalidationChannel, logger: logger,
                                      onMessage: { cache.invalidate($0) }, onReconnect: { cache.invalidate(nil) })
     }

@@ -8,12 +8,22 @@
 /// Returns {status, accepted, duplicates, first_seq, last_seq}; status 0 = stored, 1 = over the
 /// high-water mark (nothing stored).
 let ingestScriptSource = """
+-- unpack() of more than ~8000 values fails ("too many results to unpack"), so ids go to
+-- SMISMEMBER and SADD in slices.
+local function sliced(cmd, key, list)
+  local out = {}
+  for i = 1, #list, 1000 do
+    local r = redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list)))
+    if type(r) == 'table' then for j = 1, #r do out[#out + 1] = r[j] end end
+  end
+  return out
+end
 local ids_blob = ARGV[8]
 local n = #ids_blob / 16
 local ids = {}
 for i = 1, n do ids[i] = string.sub(ids_blob, i * 16 - 15, i * 16) end
-local cur = redis.call('SMISMEMBER', KEYS[2], unpack(ids))
-local prev = redis.call('SMISMEMBER', KEYS[3], unpack(ids))
+local cur = sliced('SMISMEMBER', KEYS[2], ids)
+local prev = sliced('SMISMEMBER', KEYS[3], ids)
 local keep, fresh, seen = {}, {}, {}
 for i = 1, n do
   local id = ids[i]
@@ -37,7 +47,7 @@ local meta = redis.call('HMGET', KEYS[5], 'buf_events', 'buf_bytes')
 if (tonumber(meta[1]) or 0) + k > tonumber(ARGV[3]) or (tonumber(meta[2]) or 0) + #ev > tonumber(ARGV[4]) then
   return {1, 0, 0, 0, 0}
 end
-redis.call('SADD', KEYS[2], unpack(fresh))
+sliced('SADD', KEYS[2], fresh)
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 local last = redis.call('INCRBY', KEYS[1], k)
 local first = last - k + 1

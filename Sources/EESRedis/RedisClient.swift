@@ -19,8 +19,14 @@ public final class RedisClient: Sendable {
 
     /// Runs `body` with a connection from the pool (dialled if none is idle).
     public func withConnection<T>(_ body: (RedisConnection) throws(RedisError) -> T) throws(RedisError) -> T {
+        // Idle connections the server has closed meanwhile (say Redis restarted) are dropped here,
+        // not handed out to fail the caller's command. At most poolIdleMax are looked at.
+        var pooled: RedisConnection?
+        while pooled == nil, let c = idle.withLock({ $0.popLast() }) {
+            if c.isUsableAfterIdle { pooled = c }
+        }
         let conn: RedisConnection
-        if let c = idle.withLock({ $0.popLast() }) { conn = c } else { conn = try RedisConnection(config) }
+        if let pooled { conn = pooled } else { conn = try RedisConnection(config) }
         let start = SystemTime().monotonicNs()
         defer {
             latency?.observe(Double(SystemTime().monotonicNs() - start) / 1e9)

@@ -41,6 +41,14 @@ public final class RedisConnection {
     /// The socket, for poll(2) in the subscriber.
     var fd: Int32 { ctx.pointee.fd }
 
+    /// For a connection that sat idle in the pool: false when the server has closed it (restart,
+    /// idle timeout) — an idle connection has no reply pending, so anything readable (EOF, RST)
+    /// means it is dead. Checked without sending anything, so no command can run twice.
+    var isUsableAfterIdle: Bool {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return !broken && poll(&pfd, 1, 0) == 0
+    }
+
     public func command(_ args: [String]) throws(RedisError) -> RedisReply {
         try command(args.map { Array($0.utf8) })
     }
@@ -87,6 +95,16 @@ public final class RedisConnection {
     func readReply() throws(RedisError) -> RedisReply {
         var raw: UnsafeMutableRawPointer?
         guard redisGetReply(ctx, &raw) == REDIS_OK, let r = raw else { throw fail() }
+        defer { freeReplyObject(r) }
+        return Self.convert(r.assumingMemoryBound(to: redisReply.self))
+    }
+
+    /// A reply hiredis already read off the socket along with an earlier one, without reading more;
+    /// nil when none is buffered. poll(2) cannot see these bytes: they left the socket already.
+    func bufferedReply() throws(RedisError) -> RedisReply? {
+        var raw: UnsafeMutableRawPointer?
+        guard redisGetReplyFromReader(ctx, &raw) == REDIS_OK else { throw fail() }
+        guard let r = raw else { return nil }
         defer { freeReplyObject(r) }
         return Self.convert(r.assumingMemoryBound(to: redisReply.self))
     }

@@ -28,9 +28,11 @@ public final class RedisDeviceRegistry: DeviceRegistry {
                 _ = try c.command(["UNWATCH"])
                 return false
             }
+            // The PUBLISH drops a cached "unknown device" on every node, so a device provisioned
+            // after a refused attempt is not refused for the rest of the negative TTL.
             let tx = try c.pipeline([redisArgs("MULTI"), redisArgs("HSET", key, "status", record.status.rawValue), hset,
-                                     redisArgs("EXEC")])
-            return tx[3].array != nil   // nil array: another writer created it first
+                                     redisArgs("PUBLISH", keys.deviceInvalidationChannel, record.deviceID), redisArgs("EXEC")])
+            return tx[4].array != nil   // nil array: another writer created it first
         }
     }
 

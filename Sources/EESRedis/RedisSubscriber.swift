@@ -72,9 +72,14 @@ public final class RedisSubscriber: Sendable {
             let n = poll(&pfd, 1, pollMs)
             if n < 0 && errno != EINTR { throw RedisError(.unavailable, "poll failed") }
             guard n > 0 else { continue }
-            let msg = try conn.readReply()
-            if let a = msg.array, a.count == 3, a[0].text == "message", let payload = a[2].text {
-                onMessage(payload)
+            // One read can bring several messages; hand over every one of them before polling again
+            // (bounded: only what the one read brought is buffered).
+            var next: RedisReply? = try conn.readReply()
+            while let msg = next {
+                if let a = msg.array, a.count == 3, a[0].text == "message", let payload = a[2].text {
+                    onMessage(payload)
+                }
+                next = try conn.bufferedReply()
             }
         }
     }

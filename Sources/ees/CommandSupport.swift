@@ -44,6 +44,14 @@ enum CommonOptions {
     }
 }
 
+extension ParsedOptions {
+    /// Commands without positional arguments refuse them: a stray `-x` or word must not, say, start
+    /// a server with the default settings.
+    func noPositionals() throws(ConfigError) {
+        if let extra = positionals.first { throw ConfigError("unexpected argument '\(extra)'") }
+    }
+}
+
 /// Writes to stdout at once (Swift 6 forbids touching the C `stdout` global).
 func out(_ s: String) {
     var bytes = Array((s + "\n").utf8)

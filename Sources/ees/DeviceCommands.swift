@@ -41,7 +41,9 @@ enum DeviceCommands {
 
     /// The device id from `--device-id` or the first positional argument.
     private static func deviceID(_ o: ParsedOptions) throws -> String {
-        guard let id = o.string("device-id") ?? o.positionals.first else { throw ConfigError("a device id is required") }
+        let flag = o.string("device-id")
+        if let extra = o.positionals.dropFirst(flag == nil ? 1 : 0).first { throw ConfigError("unexpected argument '\(extra)'") }
+        guard let id = flag ?? o.positionals.first else { throw ConfigError("a device id is required") }
         guard Identifier.isValid(id) else { throw ConfigError("device id: 1-128 of letters, digits and . _ : -") }
         return id
     }
@@ -93,6 +95,7 @@ enum DeviceCommands {
     }
 
     private static func list(_ o: ParsedOptions) throws -> Int32 {
+        try o.noPositionals()
         let devices = try registry(o).list()
         out("DEVICE_ID\tSTATUS\tSTREAM_KEY\tTENANT\tSITE\tLINE\tMACHINE")
         for d in devices {

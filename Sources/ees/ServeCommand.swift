@@ -96,6 +96,7 @@ enum ServeCommand {
     }
 
     static func run(_ o: ParsedOptions) throws -> Int32 {
+        try o.noPositionals()
         let roles = Set(try o.require("roles").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
         if let unknown = roles.subtracting(knownRoles).sorted().first {
             throw ConfigError("--roles: unknown role '\(unknown)' (known: \(knownRoles.sorted().joined(separator: ", ")))")
