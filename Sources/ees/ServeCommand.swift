@@ -117,7 +117,7 @@ enum ServeCommand {
         let flusher = roles.contains("flusher")
             ? try Flusher(config: flusherConfig(o, nodeID: nodeID(o)),
                           store: RedisFlushStore(client: RedisClient(config: redis), keys: keys),
-                          objects: ObjectStoreURL.open(try o.require("object-store"), env: ProcessInfo.processInfo.environment),
+                          objects: segmentStore(o),
                           metrics: registry, logger: logger.with([(.role, "flusher")]),
                           faults: FaultPoints(environment: ProcessInfo.processInfo.environment["EES_FAULT"]))
             : nil
@@ -139,6 +139,14 @@ enum ServeCommand {
 }
 
 extension ServeCommand {
+    /// The flusher's object store; a local directory is created when missing (an S3 bucket is not:
+    /// that is the operator's, with its own permissions and lifecycle).
+    static func segmentStore(_ o: ParsedOptions) throws -> any ObjectStore {
+        let store = try ObjectStoreURL.open(try o.require("object-store"), env: ProcessInfo.processInfo.environment)
+        if let files = store as? FileObjectStore { try files.createRootIfMissing() }
+        return store
+    }
+
     static func opsServer(_ o: ParsedOptions, redis: RedisConfig, registry: MetricsRegistry) throws(ConfigError) -> HTTPServer {
         var http = HTTPServerConfig()
         let listen = try ListenAddress(o.require("listen"))
