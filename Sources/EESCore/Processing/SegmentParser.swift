@@ -177,7 +177,8 @@ public struct SegmentParser: Sendable {
                                       tsIngestMs: tsIngest, metrics: metrics), problem))
     }
 
-    static func isMetricName(_ name: String) -> Bool {
+    /// Whether a payload field name can be a metric (1-128 UTF-8 bytes, no control characters).
+    public static func isMetricName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= metricNameBytesMax
             && !name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
     }
