@@ -174,19 +174,27 @@ struct ProcessorTests {
             for n in notes { try h.notify(n) }
             let registry = MetricsRegistry()
             try h.start(h.config(node: "waiter", claimIdleMs: 1_000), sink: sink, registry: registry)
-            // Three claim periods pass while Postgres is "down": nothing acked, nothing written,
-            // nothing dead-lettered, and the held entries keep their first delivery (touched, not claimed).
-            try h.waitUntil("the processor has tried to write") { sink.failures.load(ordering: .relaxed) > 0 }
+            try h.waitUntil("the waiter holds all three entries") { try h.pending() == 3 }
+            // A healthy processor that would take over anything left idle for a second.
+            let otherRegistry = MetricsRegistry()
+            try h.start(h.config(node: "other", claimIdleMs: 1_000), registry: otherRegistry)
+            // Three claim periods pass while Postgres is "down" for the waiter: nothing acked,
+            // nothing written, nothing dead-lettered, nothing claimed by the other processor, and
+            // the held entries keep their first delivery (touched, not re-delivered).
             let outageStart = ContinuousClock.now
             try h.waitUntil("three claim periods (observation window)") { ContinuousClock.now - outageStart > .milliseconds(3_000) }
+            #expect(sink.failures.load(ordering: .relaxed) > 0)
             #expect(try h.pending() == 3)
             #expect(try h.deadLetters().isEmpty)
             #expect(try h.count("SELECT count(*) FROM device_metrics") == 0)
             for p in 0..<ProcessorHarness.partitions {
                 let rows = try h.redis.command(["XPENDING", h.keys.notifications(partition: p), "processor", "-", "+", "10"]).array ?? []
-                for r in rows { #expect(r.array?[3].int == 1, "deliveries stay at 1 during an outage") }
+                for r in rows {
+                    #expect(r.array?[1].text == "waiter", "the waiter keeps its entries")
+                    #expect(r.array?[3].int == 1, "deliveries stay at 1 during an outage")
+                }
             }
-            #expect(registry.render().contains("ees_processor_claimed_total 0"))
+            #expect(otherRegistry.render().contains("ees_processor_claimed_total 0"))
             sink.down.store(false, ordering: .relaxed)
             try h.waitUntil("caught up after the outage") { try h.unfinished() == 0 }
             #expect(try h.count("SELECT count(*) FROM device_metrics") == 3)
