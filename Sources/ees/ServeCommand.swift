@@ -3,15 +3,16 @@ import EESFlusher
 import EESObjectStore
 import EESHTTPServer
 import EESIngest
+import EESProcessor
 import EESRedis
 import Foundation
 
 /// `ees serve --roles ingest[,flusher,processor]`: runs roles until SIGTERM/SIGINT, then drains.
 enum ServeCommand {
-    static let knownRoles: Set<String> = ["ingest", "flusher"]
+    static let knownRoles: Set<String> = ["ingest", "flusher", "processor"]
 
     static let specs: [OptionSpec] = [
-        OptionSpec("roles", env: "EES_ROLES", default: "ingest,flusher", help: "comma-separated roles to run: ingest, flusher"),
+        OptionSpec("roles", env: "EES_ROLES", default: "ingest,flusher,processor", help: "comma-separated roles to run: ingest, flusher, processor"),
         OptionSpec("node-id", env: "EES_NODE_ID", help: "this process's name in leases and consumer groups (default: host name + pid)"),
         OptionSpec("listen", env: "EES_LISTEN", default: "127.0.0.1:8080", help: "HTTP address host:port (IPv4): /ingest with the ingest role; /healthz /readyz /metrics always"),
         OptionSpec("http-threads", env: "EES_HTTP_THREADS", default: "4", help: "HTTP worker threads"),
@@ -31,7 +32,7 @@ enum ServeCommand {
         OptionSpec("retry-after-s", env: "EES_RETRY_AFTER_S", default: "2", help: "Retry-After on 503"),
         OptionSpec("drain-delay-ms", env: "EES_DRAIN_DELAY_MS", default: "0", help: "after SIGTERM, keep serving while /readyz is 503"),
         OptionSpec("drain-timeout-ms", env: "EES_DRAIN_TIMEOUT_MS", default: "10000", help: "then wait at most this for in-flight requests"),
-    ] + flusherSpecs + SegmentsCommands.store + CommonOptions.redis + CommonOptions.logging
+    ] + flusherSpecs + ProcessorRole.specs + SegmentsCommands.store + CommonOptions.redis + CommonOptions.logging
 
     static let flusherSpecs: [OptionSpec] = [
         OptionSpec("flush-events", env: "EES_FLUSH_EVENTS", default: "1000", help: "flush a stream at this many buffered events"),
@@ -106,8 +107,12 @@ enum ServeCommand {
         let keys = try CommonOptions.keys(o)
         let registry = MetricsRegistry()
         let signals = Signals.block()   // before any thread starts, so every thread inherits the mask
-
-        // Build every role first: a bad value anywhere stops the process before anything starts.
+        // Build every role first: a bad value anywhere (options, schema version) stops the process
+        // before anything starts.
+        let processor = roles.contains("processor")
+            ? try ProcessorRole.make(o, nodeID: nodeID(o), redis: redis, keys: keys, registry: registry,
+                                     logger: logger.with([(.role, "processor")]))
+            : nil
         let ingest = roles.contains("ingest")
             ? try IngestNode(config: ingestConfig(o), redis: redis, keys: keys, metrics: registry,
                              logger: logger.with([(.role, "ingest")]))
@@ -128,11 +133,13 @@ enum ServeCommand {
             logger.info("ops endpoints listening", [(.listen, "\(ops.config.host):\(ops.port)")])
         }
         flusher?.start()
+        processor?.start()
         let signal = signals.wait()
         logger.info("shutdown requested", [(.reason, signal == SIGTERM ? "SIGTERM" : "SIGINT")])
-        // Reverse order of the pipeline: stop taking events first, then finish flushing.
+        // Pipeline order: stop taking events first, then finish flushing, then processing.
         ingest?.drain()
         flusher?.stop()
+        processor?.stop()
         ops?.stop()
         return Exit.ok
     }

@@ -21,6 +21,11 @@ public struct RedisKeys: Sendable, Equatable {
     public func lease(partition: Int) -> String { "\(prefix):p:{\(partition)}:lease" }
     public func epoch(partition: Int) -> String { "\(prefix):p:{\(partition)}:epoch" }
     public func notifications(partition: Int) -> String { "\(prefix):p:{\(partition)}:segments" }
+
+    /// Dead-letter stream of the processor (details in the `dlq/segments/…` objects).
+    public var deadLetterSegments: String { "\(prefix):dlq:segments" }
+    /// Derived `anomaly.detected` events, at-least-once.
+    public var derivedAnomalies: String { "\(prefix):derived:anomalies" }
 }
 
 /// Streams are spread over a fixed number of partitions by a stable hash (FNV-1a, 32 bit), so every

@@ -1,1 +1,0 @@
-// EESProcessor: under construction.
