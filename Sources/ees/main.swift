@@ -2,7 +2,7 @@ import EESCore
 import Foundation
 
 // `ees`: one binary for every role and every operator task. This file only dispatches.
-let commands: [Command] = [ServeCommand.command] + DeviceCommands.all + SegmentsCommands.all
+let commands: [Command] = [ServeCommand.command, SimulateCommand.command] + DeviceCommands.all + SegmentsCommands.all
 
 func usage(_ commands: [Command]) -> String {
     var s = "usage: ees <command> [options]   (ees <command> --help for its options)\n\ncommands:\n"
