@@ -185,8 +185,12 @@ public final class HTTPConnection {
         }
     }
 
-    /// Reads what is available (waiting until the deadline); true at end of stream.
+    /// Reads what is available (waiting until the deadline); true at end of stream. Waits first:
+    /// a response is rarely there yet, and a recv that says EAGAIN is a wasted system call.
     private func readSome(deadlineNs: UInt64) throws(HTTPClientError) -> Bool {
+        guard try wait(fd, events: Int16(POLLIN), deadlineNs: deadlineNs) else {
+            throw HTTPClientError(.timeout, "no complete response within \(config.requestTimeoutMs) ms")
+        }
         while true {
             let n = recv(fd, scratch.baseAddress, scratch.count, 0)
             if n > 0 {

@@ -100,24 +100,40 @@ struct ResponseParser {
 
     private mutating func parseHead(_ head: ArraySlice<UInt8>) throws(HTTPClientError) {
         guard head.count <= headBytesMax else { throw HTTPClientError(.responseTooLarge, "response head over \(headBytesMax) bytes") }
-        let lines = head.split(separator: 10, omittingEmptySubsequences: false).map { line in
-            line.last == 13 ? line.dropLast() : line
+        // Lines are walked in place (no split arrays): a head is parsed for every request.
+        var lines: [ArraySlice<UInt8>] = []
+        var lineStart = head.startIndex
+        while true {
+            let newline = head[lineStart...].firstIndex(of: 10) ?? head.endIndex
+            var lineEnd = newline
+            if lineEnd > lineStart && head[lineEnd - 1] == 13 { lineEnd -= 1 }
+            lines.append(head[lineStart..<lineEnd])
+            guard newline < head.endIndex else { break }
+            lineStart = newline + 1
         }
-        guard let statusLine = lines.first else { throw HTTPClientError(.malformedResponse, "empty status line") }
-        let parts = statusLine.split(separator: 32, maxSplits: 2)
-        guard parts.count >= 2, parts[0].starts(with: Array("HTTP/1.".utf8)), parts[1].count == 3,
-              let code = Int(String(decoding: parts[1], as: UTF8.self)), (100...999).contains(code) else {
+        let statusLine = lines[0]
+        // "HTTP/1.x SSS[ reason]"
+        let s = statusLine.startIndex
+        guard statusLine.count >= 12, statusLine.starts(with: ResponseParser.http1), statusLine[s + 8] == 32,
+              statusLine.count == 12 || statusLine[s + 12] == 32,
+              statusLine[(s + 9)..<(s + 12)].allSatisfy({ (48...57).contains($0) }) else {
             throw HTTPClientError(.malformedResponse, "not an HTTP/1.x status line")
         }
-        status = code
-        let http10 = parts[0].elementsEqual(Array("HTTP/1.0".utf8))
+        status = statusLine[(s + 9)..<(s + 12)].reduce(0) { $0 * 10 + Int($1 - 48) }
+        guard status >= 100 else { throw HTTPClientError(.malformedResponse, "not an HTTP/1.x status line") }
+        let http10 = statusLine[s + 7] == UInt8(ascii: "0")
         var contentLength: Int?
         var chunked = false
         var keepAlive = false
         for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: 58) else { throw HTTPClientError(.malformedResponse, "header line without a colon") }
-            let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self).lowercased()
-            let value = String(String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingSpaces)
+            guard let colon = line.firstIndex(of: 58), colon > line.startIndex else {
+                throw HTTPClientError(.malformedResponse, "header line without a name and colon")
+            }
+            let name = String(decoding: line[line.startIndex..<colon].lazy.map { (65...90).contains($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
+            var valueStart = colon + 1, valueEnd = line.endIndex
+            while valueStart < valueEnd && (line[valueStart] == 32 || line[valueStart] == 9) { valueStart += 1 }
+            while valueEnd > valueStart && (line[valueEnd - 1] == 32 || line[valueEnd - 1] == 9) { valueEnd -= 1 }
+            let value = String(decoding: line[valueStart..<valueEnd], as: UTF8.self)
             headers.append((name, value))
             switch name {
             case "content-length":
@@ -196,6 +212,8 @@ struct ResponseParser {
         if buffer.count - chunkPos > 4096 { throw HTTPClientError(.malformedResponse, "chunk line too long") }
         return false
     }
+
+    private static let http1 = Array("HTTP/1.".utf8)
 
     private func crlf(_ buffer: [UInt8], from: Int) -> Int? {
         var i = from

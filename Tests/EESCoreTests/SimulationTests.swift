@@ -116,6 +116,14 @@ import Testing
         #expect((events[1]["payload"] as? [String: Any])?["temperature"] as? Double == 90.01)
     }
 
+    @Test func decimalsPrintLikeString() {
+        for v: Int64 in [0, 7, 10, -1, -10, 1_700_000_000_123, .max, .min] {
+            var out: [UInt8] = [0x78]
+            DecimalASCII.append(v, to: &out)
+            #expect(out == Array(("x" + String(v)).utf8))
+        }
+    }
+
     @Test func replyCountsAreRead() {
         let body = Array(#"{"request_id":"r","accepted_count":98,"duplicate_count":2,"first_seq":1,"last_seq":98,"streams":[{"stream_key":"s","accepted_count":98,"duplicate_count":2}]}"#.utf8)
         #expect(IngestReply(body: body) == IngestReply(acceptedCount: 98, duplicateCount: 2))

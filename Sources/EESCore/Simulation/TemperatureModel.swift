@@ -58,15 +58,7 @@ public struct Reading: Sendable, Equatable {
 
     /// Appends the temperature as a JSON number with two decimals ("23.05").
     public func appendCelsius(to out: inout [UInt8]) {
-        var c = centiCelsius
-        if c < 0 {
-            out.append(UInt8(ascii: "-"))
-            c = -c
-        }
-        out.append(contentsOf: String(c / 100).utf8)
-        out.append(UInt8(ascii: "."))
-        out.append(UInt8(ascii: "0") + UInt8(c % 100 / 10))
-        out.append(UInt8(ascii: "0") + UInt8(c % 10))
+        ByteWriter.append(to: &out, bytesMax: ByteWriter.centiBytesMax) { $0.putCenti(centiCelsius) }
     }
 
     public var celsiusText: String {
