@@ -45,7 +45,7 @@ enum SimulateCommand {
     }
 
     /// Creates each device, or gives an existing one a new key (so a rerun of the demo works);
-    /// the keys are kept in memory only.
+    /// the keys are kept in memory only. For a while after, a 401 is retried (see RetryPolicy).
     private static func provision(_ plan: inout SimulatePlan, _ o: ParsedOptions) throws {
         let registry = try DeviceCommands.registry(o)
         for i in plan.devices.indices {
@@ -58,6 +58,7 @@ enum SimulateCommand {
                 throw ConfigError("--provision: device \(id) could neither be created nor found")
             }
         }
+        plan.retry.retryUnauthorizedUntilNs = SystemTime().monotonicNs() + UInt64(RetryPolicy.provisionGraceMs) * 1_000_000
         err("simulate: provisioned \(plan.devices.count) devices")
     }
 

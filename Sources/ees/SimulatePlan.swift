@@ -15,6 +15,12 @@ struct RetryPolicy: Sendable {
     var backoff = Backoff(baseMs: 50, maxMs: 2_000)
     /// A server asking for a longer pause than this gets this (so a run stays bounded).
     var retryAfterMaxMs = 30_000
+    /// Until this monotonic time a 401 is retried like a 503: `--provision` has just (re)keyed
+    /// the devices, and a node answers from its cached record until the invalidation arrives
+    /// (milliseconds) or, at worst, its cache TTL passes (30 s by default).
+    var retryUnauthorizedUntilNs: UInt64?
+    /// How long after provisioning a 401 counts as a stale cache.
+    static let provisionGraceMs = 35_000
 }
 
 /// Everything `ees simulate` does, read and checked once from the command line.

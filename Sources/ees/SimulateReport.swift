@@ -36,7 +36,8 @@ struct SimulateReport {
             "requests:    \(result.requests) answered (\(result.batches) batches, \(result.batchesFailed) failed); errors: \(errorsText)",
             "anomalies:   \(result.anomaliesGenerated) readings > 80.0 °C (\(plan.model.mode.rawValue), rate \(plan.model.anomalyRate))",
             "throughput:  \(fixed(eventsPerS, 0)) events/s, \(fixed(requestsPerS, 1)) requests/s",
-            "latency:     p50 \(ms(0.5)) ms, p99 \(ms(0.99)) ms, p99.9 \(ms(0.999)) ms, max \(fixed(Double(result.latency.maxMicros) / 1_000, 2)) ms (acknowledged requests)",
+            result.latency.count == 0 ? "latency:     none (no request was acknowledged)"
+                : "latency:     p50 \(ms(0.5)) ms, p99 \(ms(0.99)) ms, p99.9 \(ms(0.999)) ms, max \(fixed(Double(result.latency.maxMicros) / 1_000, 2)) ms (acknowledged requests)",
             "cpu:         \(fixed(cpuS, 2)) s (\(fixed(cpuMicrosPerEvent, 2)) µs per event)",
         ]
         if !succeeded { lines.append("FAILED: \(result.batchesFailed) batches were never acknowledged") }

@@ -142,14 +142,13 @@ final class SimulateWorker {
                 return .acknowledged(reply)
             }
             failedAttempt(response.status == 200 ? "bad_response" : String(response.status))
-            switch response.status {
-            case 200, 500...599, 429:
-                // Overload answers say when to come back; other 5xx and odd 200s back off.
-                let wait = response.retryAfterSeconds.map { retryAfterNs($0) } ?? backoffNs(attempt)
-                guard sleepUnlessStopped(ns: wait) else { return .failed }
-            default:
-                return .failed   // 4xx: the same body would be refused again
+            let staleKey = response.status == 401 && plan.retry.retryUnauthorizedUntilNs.map { time.monotonicNs() < $0 } ?? false
+            guard response.status == 200 || response.status == 429 || (500...599).contains(response.status) || staleKey else {
+                return .failed   // other 4xx: the same body would be refused again
             }
+            // Overload answers say when to come back; other 5xx, odd 200s and stale keys back off.
+            let wait = response.retryAfterSeconds.map { retryAfterNs($0) } ?? backoffNs(attempt)
+            guard sleepUnlessStopped(ns: wait) else { return .failed }
         }
         return .failed
     }
