@@ -39,6 +39,7 @@ let package = Package(
         .target(name: "EESHTTPServer", dependencies: ["EESCore", "CMicroHTTPD"], swiftSettings: strict),
         .target(name: "EESObjectStore", dependencies: ["EESCore", "CCurl", "EESCrypto"], swiftSettings: strict),
         .target(name: "EESPostgres", dependencies: ["EESCore", "CLibpq"], swiftSettings: strict),
+        .target(name: "EESHTTPClient", dependencies: ["EESCore"], swiftSettings: strict),
 
         // Services (roles).
         .target(name: "EESIngest",
@@ -51,7 +52,7 @@ let package = Package(
         // The one executable: parses the command line and wires things.
         .executableTarget(name: "ees",
                           dependencies: ["EESCore", "EESCrypto", "EESRedis", "EESIngest", "EESFlusher",
-                                         "EESProcessor", "EESObjectStore", "EESPostgres", "EESHTTPServer"],
+                                         "EESProcessor", "EESObjectStore", "EESPostgres", "EESHTTPServer", "EESHTTPClient"],
                           swiftSettings: strict),
 
         .testTarget(name: "EESCoreTests", dependencies: ["EESCore"], swiftSettings: strict),
@@ -59,7 +60,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "IntegrationTests",
                     dependencies: ["EESCore", "EESJSON", "EESCrypto", "EESRedis", "EESIngest", "EESHTTPServer",
-                                   "EESFlusher", "EESProcessor", "EESObjectStore", "EESPostgres", "EESCompression"],
+                                   "EESFlusher", "EESProcessor", "EESObjectStore", "EESPostgres", "EESCompression", "EESHTTPClient"],
                     swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6],

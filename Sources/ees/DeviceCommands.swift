@@ -35,7 +35,7 @@ enum DeviceCommands {
         ]
     }
 
-    private static func registry(_ o: ParsedOptions) throws -> RedisDeviceRegistry {
+    static func registry(_ o: ParsedOptions) throws -> RedisDeviceRegistry {
         RedisDeviceRegistry(client: RedisClient(config: try CommonOptions.redisConfig(o)), keys: try CommonOptions.keys(o))
     }
 
@@ -53,16 +53,34 @@ enum DeviceCommands {
         for name in ["stream-key", "tenant", "site", "line", "machine"] {
             if let v = o.string(name), !Identifier.isValid(v) { throw ConfigError("--\(name): 1-128 of letters, digits and . _ : -") }
         }
-        let key = APIKeys.generate()
-        let record = DeviceRecord(deviceID: id, status: .active, apiKeyHash: APIKeys.hash(key), streamKey: o.string("stream-key"),
-                                  tenant: o.string("tenant"), site: o.string("site"), line: o.string("line"),
-                                  machine: o.string("machine"))
-        guard try registry(o).create(record) else {
+        guard let key = try create(id, in: registry(o), streamKey: o.string("stream-key"), tenant: o.string("tenant"),
+                                   site: o.string("site"), line: o.string("line"), machine: o.string("machine")) else {
             err("device \(id) already exists (use `ees device rotate-key \(id)` for a new key)")
             return Exit.failure
         }
         out(key)
         return Exit.ok
+    }
+
+    /// Creates an active device with a fresh API key and returns the key, which exists only in the
+    /// caller's hands (Redis keeps its SHA-256); nil when the id is taken. Used by `device add`
+    /// and `simulate --provision`.
+    static func create(_ id: String, in registry: RedisDeviceRegistry, streamKey: String? = nil, tenant: String? = nil,
+                       site: String? = nil, line: String? = nil, machine: String? = nil) throws -> String? {
+        let key = APIKeys.generate()
+        let record = DeviceRecord(deviceID: id, status: .active, apiKeyHash: APIKeys.hash(key), streamKey: streamKey,
+                                  tenant: tenant, site: site, line: line, machine: machine)
+        return try registry.create(record) ? key : nil
+    }
+
+    /// Gives an existing device a new API key and returns it; the old key stops working (nodes
+    /// drop their cached record on the invalidation the update publishes).
+    static func rotateKey(_ record: DeviceRecord, in registry: RedisDeviceRegistry) throws -> String {
+        let key = APIKeys.generate()
+        var updated = record
+        updated.apiKeyHash = APIKeys.hash(key)
+        try registry.update(updated)
+        return key
     }
 
     private static func existing(_ o: ParsedOptions) throws -> (RedisDeviceRegistry, DeviceRecord)? {
@@ -86,11 +104,7 @@ enum DeviceCommands {
 
     private static func rotate(_ o: ParsedOptions) throws -> Int32 {
         guard let (reg, original) = try existing(o) else { return Exit.failure }
-        let key = APIKeys.generate()
-        var record = original
-        record.apiKeyHash = APIKeys.hash(key)
-        try reg.update(record)
-        out(key)
+        out(try rotateKey(original, in: reg))
         return Exit.ok
     }
 

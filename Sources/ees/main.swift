@@ -2,7 +2,8 @@ import EESCore
 import Foundation
 
 // `ees`: one binary for every role and every operator task. This file only dispatches.
-let operational: [Command] = [ServeCommand.command, MigrateCommand.command] + DeviceCommands.all + SegmentsCommands.all
+let operational: [Command] = [ServeCommand.command, MigrateCommand.command, SimulateCommand.command]
+    + DeviceCommands.all + SegmentsCommands.all
 let commands = operational + [ConfigTableCommand.command { operational }]
 
 func usage(_ commands: [Command]) -> String {

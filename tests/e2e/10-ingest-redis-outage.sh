@@ -12,7 +12,7 @@ key=$("$EES_BIN" device add --device-id "$device" --redis "$EES_TEST_REDIS_URL" 
 [[ $key =~ ^ees_[0-9a-f]{64}$ ]] || fail "device add printed '$key'"
 
 port=$(http_port)
-start_ees node serve --listen "127.0.0.1:$port" --redis "$EES_TEST_REDIS_URL" --redis-prefix "$E2E_PREFIX" \
+start_ees node serve --roles ingest --listen "127.0.0.1:$port" --redis "$EES_TEST_REDIS_URL" --redis-prefix "$E2E_PREFIX" \
   --retry-after-s 3 --drain-timeout-ms "$drain_timeout_ms"
 node_pid=$EES_PID
 wait_for 15 curl -fsS "http://127.0.0.1:$port/readyz"

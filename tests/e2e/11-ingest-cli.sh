@@ -81,7 +81,7 @@ run device disable no-such-device
 
 # --- a running node
 port=$(http_port)
-start_ees node serve --listen "127.0.0.1:$port" --device-cache-ttl-ms 600000
+start_ees node serve --roles ingest --listen "127.0.0.1:$port" --device-cache-ttl-ms 600000
 wait_for 15 curl -fsS "http://127.0.0.1:$port/readyz"
 # The node must be listening for invalidations before the CLI publishes them.
 wait_for 10 test "$(redis_cli pubsub numsub "$E2E_PREFIX:device-invalidate" | tail -n 1)" -ge 1
@@ -100,7 +100,7 @@ ev_line=$(awk 'prev == "ev" { print; exit } { prev = $0 }' "$E2E_DIR/xrange")
 grep -qx 1-0 "$E2E_DIR/xrange" || fail "buffer entry id: $(cat "$E2E_DIR/xrange")"
 
 # A second node on the same port stops at once with one line (exit 2).
-run serve --listen "127.0.0.1:$port"
+run serve --roles ingest --listen "127.0.0.1:$port"
 ((rc == 2)) || fail "serve on a port in use exited $rc: $(cat "$errf")"
 [[ $(wc -l <"$errf") -eq 1 ]] && grep -q 'cannot listen on' "$errf" || fail "port in use: $(cat "$errf")"
 
