@@ -24,7 +24,7 @@ import Testing
                 let thread = Thread {
                     defer { group.leave() }
                     do {
-                        let conn = try HTTPConnection(port: port)   // one keep-alive connection per thread
+                        let conn = try RawHTTPConnection(port: port)   // one keep-alive connection per thread
                         for r in 0..<requests {
                             let events = (0..<perRequest).map { ev("t\(t)-r\(r)-e\($0)") }
                             let reply = try conn.request("POST", "/ingest", headers: TestNode.headers(device: "dev-c", key: key),
@@ -378,16 +378,16 @@ import Testing
             let declared = try n.post(bytes: sized(4097), device: "dev-big", key: key)
             #expect(declared.status == 413)
             #expect(declared.string("error") == "payload_too_large")
-            let chunked = try HTTPConnection(port: n.port).requestChunked("/ingest", headers: TestNode.headers(device: "dev-big", key: key),
+            let chunked = try RawHTTPConnection(port: n.port).requestChunked("/ingest", headers: TestNode.headers(device: "dev-big", key: key),
                                                                           body: sized(4097), chunkBytes: 1000)
             #expect(chunked.status == 413, "\(chunked)")
-            let huge = try HTTPConnection(port: n.port).requestChunked("/ingest", headers: TestNode.headers(device: "dev-big", key: key),
+            let huge = try RawHTTPConnection(port: n.port).requestChunked("/ingest", headers: TestNode.headers(device: "dev-big", key: key),
                                                                        body: [UInt8](repeating: 0x20, count: 1 << 20), chunkBytes: 65536)
             #expect(huge.status == 413)
             #expect(try n.snapshot() == before)
             // Exactly the limit is fine, declared or chunked.
             #expect(try n.post(bytes: sized(4096), device: "dev-big", key: key).status == 200)
-            let exact = try HTTPConnection(port: n.port).requestChunked("/ingest", headers: TestNode.headers(device: "dev-big", key: key),
+            let exact = try RawHTTPConnection(port: n.port).requestChunked("/ingest", headers: TestNode.headers(device: "dev-big", key: key),
                                                                         body: sized(4095), chunkBytes: 1000)
             #expect(exact.status == 200, "\(exact)")
         }
@@ -635,8 +635,8 @@ import Testing
         let key = try n.addDevice("dev-dr")
         // A request in flight: headers and half the body sent.
         let body = Array(batchBody(device: "dev-dr", events: [ev("in-flight")]).utf8)
-        let conn = try HTTPConnection(port: n.port)
-        try conn.send(HTTPConnection.head("POST", "/ingest", TestNode.headers(device: "dev-dr", key: key), contentLength: body.count))
+        let conn = try RawHTTPConnection(port: n.port)
+        try conn.send(RawHTTPConnection.head("POST", "/ingest", TestNode.headers(device: "dev-dr", key: key), contentLength: body.count))
         try conn.send(Array(body.prefix(body.count / 2)))
 
         let done = AtomicFlag()
@@ -649,7 +649,7 @@ import Testing
         // /readyz answers 503 at once (while the delay lets balancers notice).
         #expect(eventually(within: 2) { (try? HTTP.get(port: n.port, "/readyz").status) == 503 })
         // Then the listener closes: new connections are refused.
-        #expect(eventually(within: 5) { (try? HTTPConnection(port: n.port)) == nil }, "still accepting new connections")
+        #expect(eventually(within: 5) { (try? RawHTTPConnection(port: n.port)) == nil }, "still accepting new connections")
         #expect(!done.isSet, "drain must wait for the request in flight")
         // The in-flight request completes normally.
         try conn.send(Array(body.suffix(from: body.count / 2)))
@@ -665,8 +665,8 @@ import Testing
     @Test func drainIsBoundedWhenARequestNeverFinishes() throws {
         let n = try TestNode { $0.drainDelayMs = 0; $0.drainTimeoutMs = 500 }
         defer { try? n.deleteAll() }
-        let conn = try HTTPConnection(port: n.port)
-        try conn.send(HTTPConnection.head("POST", "/ingest", TestNode.headers(device: "d", key: "k"), contentLength: 1000) + "{")
+        let conn = try RawHTTPConnection(port: n.port)
+        try conn.send(RawHTTPConnection.head("POST", "/ingest", TestNode.headers(device: "d", key: "k"), contentLength: 1000) + "{")
         let clock = ContinuousClock()
         let elapsed = clock.measure { n.node.drain() }
         #expect(elapsed < .seconds(3), "drain took \(elapsed) with a 500 ms timeout")
@@ -685,7 +685,7 @@ func closedPort() throws -> Int {
     let ok = withUnsafeMutablePointer(to: &addr) { p in
         p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
     }
-    guard ok else { throw HTTPClientError("bind: errno \(errno)") }
+    guard ok else { throw RawHTTPError("bind: errno \(errno)") }
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 

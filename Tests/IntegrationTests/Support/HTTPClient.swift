@@ -25,19 +25,19 @@ struct HTTPReply: CustomStringConvertible {
     var streams: [[String: Any]] { json["streams"] as? [[String: Any]] ?? [] }
 }
 
-struct HTTPClientError: Error, CustomStringConvertible {
+struct RawHTTPError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
 }
 
-final class HTTPConnection {
+final class RawHTTPConnection {
     private let fd: Int32
     private var buffer: [UInt8] = []
 
     /// Connects to 127.0.0.1:`port`; throws if refused.
     init(port: Int, timeoutSeconds: Int = 30) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw HTTPClientError("socket: errno \(errno)") }
+        guard fd >= 0 else { throw RawHTTPError("socket: errno \(errno)") }
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -53,7 +53,7 @@ final class HTTPConnection {
         guard rc == 0 else {
             let e = errno
             close(fd)
-            throw HTTPClientError("connect 127.0.0.1:\(port): errno \(e)")
+            throw RawHTTPError("connect 127.0.0.1:\(port): errno \(e)")
         }
     }
 
@@ -63,7 +63,7 @@ final class HTTPConnection {
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw HTTPClientError("send: errno \(errno)") }
+            guard n > 0 else { throw RawHTTPError("send: errno \(errno)") }
             sent += n
         }
     }
@@ -102,7 +102,7 @@ final class HTTPConnection {
             let head = try readHead()
             var lines = head.components(separatedBy: "\r\n")
             let statusLine = lines.removeFirst().split(separator: " ")
-            guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw HTTPClientError("bad status line in \(head)") }
+            guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw RawHTTPError("bad status line in \(head)") }
             var headers: [String: String] = [:]
             for l in lines where !l.isEmpty {
                 guard let colon = l.firstIndex(of: ":") else { continue }
@@ -129,14 +129,14 @@ final class HTTPConnection {
                 buffer.removeFirst(r + 4)
                 return head
             }
-            guard let more = try readSome() else { throw HTTPClientError("connection closed before a response") }
+            guard let more = try readSome() else { throw RawHTTPError("connection closed before a response") }
             buffer += more
         }
     }
 
     private func readExactly(_ n: Int) throws -> [UInt8] {
         while buffer.count < n {
-            guard let more = try readSome() else { throw HTTPClientError("connection closed inside a body") }
+            guard let more = try readSome() else { throw RawHTTPError("connection closed inside a body") }
             buffer += more
         }
         let out = Array(buffer[..<n])
@@ -149,7 +149,7 @@ final class HTTPConnection {
         var chunk = [UInt8](repeating: 0, count: 65536)
         let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         if n == 0 { return nil }
-        guard n > 0 else { throw HTTPClientError("recv: errno \(errno) (timeout?)") }
+        guard n > 0 else { throw RawHTTPError("recv: errno \(errno) (timeout?)") }
         return Array(chunk[..<n])
     }
 
@@ -165,7 +165,7 @@ final class HTTPConnection {
 enum HTTP {
     /// One request on a new connection.
     static func request(port: Int, _ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil) throws -> HTTPReply {
-        try HTTPConnection(port: port).request(method, path, headers: headers + [("Connection", "close")], body: body)
+        try RawHTTPConnection(port: port).request(method, path, headers: headers + [("Connection", "close")], body: body)
     }
 
     static func get(port: Int, _ path: String) throws -> HTTPReply { try request(port: port, "GET", path) }

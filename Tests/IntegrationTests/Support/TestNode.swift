@@ -10,7 +10,7 @@ import Testing
 enum TestRedis {
     static func config() throws -> RedisConfig {
         guard let url = ProcessInfo.processInfo.environment["EES_TEST_REDIS_URL"], !url.isEmpty else {
-            throw HTTPClientError("EES_TEST_REDIS_URL is not set: integration tests need a real redis-server "
+            throw RawHTTPError("EES_TEST_REDIS_URL is not set: integration tests need a real redis-server "
                 + "(scripts/services start prints it; or start one and export EES_TEST_REDIS_URL=redis://127.0.0.1:PORT)")
         }
         return try RedisConfig(url: url)
@@ -91,7 +91,7 @@ final class TestNode: Sendable {
         var out: [String] = []
         repeat {
             let r = try redis.command(["SCAN", cursor, "MATCH", keys.prefix + ":*", "COUNT", "1000"])
-            guard let a = r.array, a.count == 2, let next = a[0].text else { throw HTTPClientError("SCAN: \(r)") }
+            guard let a = r.array, a.count == 2, let next = a[0].text else { throw RawHTTPError("SCAN: \(r)") }
             cursor = next
             out += (a[1].array ?? []).compactMap(\.text)
         } while cursor != "0"
@@ -195,6 +195,6 @@ func gzip(_ data: [UInt8], level: Int = 6) throws -> [UInt8] {
     writer.start()
     let out = output.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    guard p.terminationStatus == 0 else { throw HTTPClientError("gzip failed") }
+    guard p.terminationStatus == 0 else { throw RawHTTPError("gzip failed") }
     return Array(out)
 }
