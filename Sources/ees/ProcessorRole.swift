@@ -43,10 +43,8 @@ enum ProcessorRole {
 
     /// Checks everything (options, object store URL, the schema version) without starting threads,
     /// so a bad setting stops `ees serve` before any role runs.
-    static func make(_ o: ParsedOptions, nodeID: String, redis: RedisConfig, keys: RedisKeys, registry: MetricsRegistry,
-                     logger: Logger) throws -> Processor {
-        let config = try config(o, nodeID: nodeID)
-        let detector = try detector(o)
+    static func make(_ o: ParsedOptions, config: ProcessorConfig, detector: ThresholdDetector, redis: RedisConfig,
+                     keys: RedisKeys, registry: MetricsRegistry, logger: Logger) throws -> Processor {
         let objects = try ObjectStoreURL.open(try o.require("object-store"), env: ProcessInfo.processInfo.environment)
         let postgres = try MigrateCommand.configuration(o, applicationName: "ees-processor")
         do throws(PostgresError) {

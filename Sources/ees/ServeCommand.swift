@@ -107,25 +107,29 @@ enum ServeCommand {
         let keys = try CommonOptions.keys(o)
         let registry = MetricsRegistry()
         let signals = Signals.block()   // before any thread starts, so every thread inherits the mask
-        // Build every role first: a bad value anywhere (options, schema version) stops the process
-        // before anything starts.
-        let processor = roles.contains("processor")
-            ? try ProcessorRole.make(o, nodeID: nodeID(o), redis: redis, keys: keys, registry: registry,
-                                     logger: logger.with([(.role, "processor")]))
-            : nil
-        let ingest = roles.contains("ingest")
-            ? try IngestNode(config: ingestConfig(o), redis: redis, keys: keys, metrics: registry,
-                             logger: logger.with([(.role, "ingest")]))
-            : nil
+        // Options first: a bad value exits 2 before anything touches the network.
+        let node = try nodeID(o)
+        let listen = try ListenAddress(o.require("listen"))
+        let ingestSettings = roles.contains("ingest") ? try ingestConfig(o) : nil
+        let flusherSettings = roles.contains("flusher") ? try flusherConfig(o, nodeID: node) : nil
+        let processorSettings = roles.contains("processor")
+            ? (try ProcessorRole.config(o, nodeID: node), try ProcessorRole.detector(o)) : nil
+
+        // Then every role is built (the processor checks the schema version) before any starts.
+        let processor = try processorSettings.map { config, detector in
+            try ProcessorRole.make(o, config: config, detector: detector, redis: redis, keys: keys, registry: registry,
+                                   logger: logger.with([(.role, "processor")]))
+        }
+        let ingest = try ingestSettings.map { config throws in
+            try IngestNode(config: config, redis: redis, keys: keys, metrics: registry, logger: logger.with([(.role, "ingest")]))
+        }
         // Without the ingest role, the same address still serves probes and metrics.
-        let ops = roles.contains("ingest") ? nil : try opsServer(o, redis: redis, registry: registry)
-        let flusher = roles.contains("flusher")
-            ? try Flusher(config: flusherConfig(o, nodeID: nodeID(o)),
-                          store: RedisFlushStore(client: RedisClient(config: redis), keys: keys),
-                          objects: segmentStore(o),
-                          metrics: registry, logger: logger.with([(.role, "flusher")]),
-                          faults: FaultPoints(environment: ProcessInfo.processInfo.environment["EES_FAULT"]))
-            : nil
+        let ops = ingest == nil ? opsServer(listen, redis: redis, registry: registry) : nil
+        let flusher = try flusherSettings.map { config throws in
+            try Flusher(config: config, store: RedisFlushStore(client: RedisClient(config: redis), keys: keys),
+                        objects: segmentStore(o), metrics: registry, logger: logger.with([(.role, "flusher")]),
+                        faults: FaultPoints(environment: ProcessInfo.processInfo.environment["EES_FAULT"]))
+        }
 
         try ingest?.start()
         if let ops {
@@ -154,9 +158,8 @@ extension ServeCommand {
         return store
     }
 
-    static func opsServer(_ o: ParsedOptions, redis: RedisConfig, registry: MetricsRegistry) throws(ConfigError) -> HTTPServer {
+    static func opsServer(_ listen: ListenAddress, redis: RedisConfig, registry: MetricsRegistry) -> HTTPServer {
         var http = HTTPServerConfig()
-        let listen = try ListenAddress(o.require("listen"))
         http.host = listen.host
         http.port = listen.port
         http.threads = 1

@@ -64,7 +64,7 @@ port=$(http_port)
 start_ees ingest serve --roles ingest,flusher --listen "127.0.0.1:$port" --flush-age-ms 200 \
   --object-store "file://$objects" --node-id "$tag-ingest" "${common[@]}"
 wait_for 20 curl -fsS "http://127.0.0.1:$port/readyz"
-proc=(serve --roles processor --postgres "$pg_url" --claim-idle-ms 2000 --object-store "file://$objects" "${common[@]}")
+proc=(serve --roles processor --listen 127.0.0.1:0 --postgres "$pg_url" --claim-idle-ms 2000 --object-store "file://$objects" "${common[@]}")
 start_ees proc-a "${proc[@]}" --node-id "$tag-proc-a"
 start_ees proc-b "${proc[@]}" --node-id "$tag-proc-b"
 EES_FAULT=processor-crash-after-commit:1 start_ees proc-c "${proc[@]}" --node-id "$tag-proc-c"
