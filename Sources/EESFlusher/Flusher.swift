@@ -250,7 +250,8 @@ public final class Flusher: Sendable {
         let key = SegmentFormat.key(stream: stream, range: range)
         guard self.fence(fence.partition) != nil else { return false }
         try objects.put(key: key, bytes: body)
-        faults.afterPut()
+        faults.hit(.crashAfterPut)
+        faults.hit(.stopAfterPut)
         guard self.fence(fence.partition) != nil else { return false }
         let outcome = try store.commit(stream: stream, range: range, segmentKey: key,
                                        bytes: entries.reduce(0) { $0 + $1.events.count },

@@ -50,16 +50,6 @@ public struct HTTPClientResponse: Sendable {
     }
 }
 
-extension Substring {
-    /// Without leading and trailing spaces and tabs (header values, list items).
-    var trimmingSpaces: Substring {
-        var s = self
-        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
-        while s.last == " " || s.last == "\t" { s = s.dropLast() }
-        return s
-    }
-}
-
 extension String {
     var trimmingSpaces: Substring { self[...].trimmingSpaces }
 }

@@ -23,7 +23,7 @@ public final class Processor: Sendable {
     let metrics: ProcessorMetrics
     let logger: Logger
     let time: any TimeSource
-    let faults: ProcessorFaults
+    let faults: FaultPoints
     private let stopping = AtomicFlag()
     private let running = Atomic<Int>(0)
 
@@ -33,7 +33,7 @@ public final class Processor: Sendable {
     ///   - sinks: one per worker (a Postgres sink holds one connection).
     public init(config: ProcessorConfig, redis: RedisConfig, keys: RedisKeys, objects: any ObjectStore,
                 sinks: [any MetricsSink], detectors: [any Detector], metrics registry: MetricsRegistry, logger: Logger,
-                time: any TimeSource = SystemTime(), faults: ProcessorFaults = .none) throws(ConfigError) {
+                time: any TimeSource = SystemTime(), faults: FaultPoints = .none) throws(ConfigError) {
         try config.check()
         guard sinks.count == config.workers else { throw ConfigError("processor needs one metrics sink per worker") }
         var rc = redis
@@ -233,7 +233,7 @@ public final class Processor: Sendable {
             return
         case .value(let o): outcome = o
         }
-        faults.hit(.afterCommit)
+        faults.hit(.crashAfterCommit)
 
         // 3. Derived events, after the commit. Also on `.alreadyProcessed`: the earlier attempt may
         // have died before publishing, so the stream is at-least-once (consumers dedup on `id`).

@@ -55,7 +55,7 @@ enum ProcessorRole {
         let sinks: [any MetricsSink] = try (0..<config.workers).map { _ in try PostgresMetricsSink(configuration: postgres) }
         return try Processor(config: config, redis: redis, keys: keys, objects: objects, sinks: sinks, detectors: [detector],
                              metrics: registry, logger: logger,
-                             faults: ProcessorFaults(environment: ProcessInfo.processInfo.environment["EES_FAULT"]))
+                             faults: FaultPoints(environment: ProcessInfo.processInfo.environment["EES_FAULT"]))
     }
 }
 
