@@ -84,11 +84,17 @@ public final class IngestHTTPHandler: HTTPHandler {
         return r
     }
 
-    /// A client's `x-request-id` is kept when it is short and printable; else one is made.
+    /// A client's `x-request-id` is kept when it is short and printable; else the trace id of a valid
+    /// `traceparent`; else a random one is made.
     private func requestID(_ headers: [String: String]) -> String {
         if let given = headers["x-request-id"], (1...128).contains(given.utf8.count),
            given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
             return given
+        }
+        // W3C trace context `00-<trace-id>-<parent-id>-<flags>`: the trace id joins our logs to the caller's trace.
+        if let tp = headers["traceparent"]?.split(separator: "-"), tp.count == 4, tp[1].count == 32,
+           tp[1].utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }), tp[1] != Substring(String(repeating: "0", count: 32)) {
+            return String(tp[1])
         }
         var g = SystemRandomNumberGenerator()
         let hi = g.next() as UInt64, lo = g.next() as UInt64

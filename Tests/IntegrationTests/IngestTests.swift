@@ -593,6 +593,11 @@ import Testing
                 #expect(r.headers["x-request-id"] != bad)
                 #expect(r.headers["x-request-id"]?.count == 32)
             }
+            let traced = try n.post(body, device: "dev-id", key: key,
+                                    headers: [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")])
+            #expect(traced.string("request_id") == "4bf92f3577b34da6a3ce929d0e0e4736", "the trace id of a W3C traceparent")
+            let badTrace = try n.post(body, device: "dev-id", key: key, headers: [("traceparent", "00-xyz-00f067aa0ba902b7-01")])
+            #expect(badTrace.string("request_id")?.count == 32 && badTrace.string("request_id") != "xyz")
             let refused = try n.post("{", device: "dev-id", key: key, headers: [("X-Request-Id", "err-1")])
             #expect(refused.headers["x-request-id"] == "err-1" && refused.string("request_id") == "err-1")
         }
