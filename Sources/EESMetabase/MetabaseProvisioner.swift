@@ -87,7 +87,11 @@ public struct MetabaseProvisioner {
         case .apiKey(let key):
             client.useAPIKey(key)
             // A cheap authenticated call, so a bad key fails here with a clear 401.
-            _ = try client.call("GET", "/api/user/current", forbiddenIsAuth: true)
+            do throws(MetabaseError) {
+                _ = try client.call("GET", "/api/user/current", forbiddenIsAuth: true)
+            } catch where error.code == .unauthorized {
+                throw MetabaseError(.unauthorized, error.message + " (wrong --api-key)", status: error.status)
+            }
             return Step(item: "Metabase \(client.endpoint) with an API key", id: nil, action: .signedIn)
         case .password(let user, let password):
             try login(client, user: user, password: password)
