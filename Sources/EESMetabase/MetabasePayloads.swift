@@ -33,8 +33,8 @@ public enum MetabasePayloads {
         return ["name": .string(name), "engine": "postgres", "details": .object(details), "is_full_sync": true]
     }
 
-    /// POST /api/collection: a top-level collection (`color` was required before 0.48 and is
-    /// ignored after, so it is always sent).
+    /// POST /api/collection: a top-level collection (`color` is sent because older versions
+    /// required it).
     public static func collection() -> JSON {
         [
             "name": .string(DashboardQueries.collectionName),
