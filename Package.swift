@@ -40,6 +40,7 @@ let package = Package(
         .target(name: "EESObjectStore", dependencies: ["EESCore", "CCurl", "EESCrypto"], swiftSettings: strict),
         .target(name: "EESPostgres", dependencies: ["EESCore", "CLibpq"], swiftSettings: strict),
         .target(name: "EESHTTPClient", dependencies: ["EESCore"], swiftSettings: strict),
+        .target(name: "EESMetabase", dependencies: ["EESCore", "EESHTTPClient"], swiftSettings: strict),
 
         // Services (roles).
         .target(name: "EESIngest",
@@ -52,7 +53,8 @@ let package = Package(
         // The one executable: parses the command line and wires things.
         .executableTarget(name: "ees",
                           dependencies: ["EESCore", "EESCrypto", "EESRedis", "EESIngest", "EESFlusher",
-                                         "EESProcessor", "EESObjectStore", "EESPostgres", "EESHTTPServer", "EESHTTPClient"],
+                                         "EESProcessor", "EESObjectStore", "EESPostgres", "EESHTTPServer", "EESHTTPClient",
+                                         "EESMetabase"],
                           swiftSettings: strict),
 
         .testTarget(name: "EESCoreTests", dependencies: ["EESCore"], swiftSettings: strict),
@@ -60,7 +62,8 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "IntegrationTests",
                     dependencies: ["EESCore", "EESJSON", "EESCrypto", "EESRedis", "EESIngest", "EESHTTPServer",
-                                   "EESFlusher", "EESProcessor", "EESObjectStore", "EESPostgres", "EESCompression", "EESHTTPClient"],
+                                   "EESFlusher", "EESProcessor", "EESObjectStore", "EESPostgres", "EESCompression", "EESHTTPClient",
+                                   "EESMetabase"],
                     swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6],

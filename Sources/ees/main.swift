@@ -3,7 +3,7 @@ import Foundation
 
 // `ees`: one binary for every role and every operator task. This file only dispatches.
 let operational: [Command] = [ServeCommand.command, MigrateCommand.command, SimulateCommand.command]
-    + DeviceCommands.all + SegmentsCommands.all
+    + DeviceCommands.all + SegmentsCommands.all + MetabaseCommand.all
 let commands = operational + [ConfigTableCommand.command { operational }]
 
 func usage(_ commands: [Command]) -> String {
