@@ -48,7 +48,7 @@ public struct NativeQuery: Sendable, Equatable {
             let offset = sql.distance(from: sql.startIndex, to: i)
             if rest.hasPrefix("{{") {
                 guard let close = rest.firstRange(of: "}}") else { throw NativeQueryError("'{{' without '}}'", offset: offset) }
-                let name = String(rest[rest.index(i, offsetBy: 2)..<close.lowerBound].trimmingSpaces)
+                let name = String(rest[rest.index(i, offsetBy: 2)..<close.lowerBound].trimmingWhitespace)
                 guard NativeQuery.isTagName(name) else {
                     throw NativeQueryError("template tag name must be letters, digits and _", offset: offset)
                 }
@@ -138,7 +138,7 @@ extension NativeQuery.Segment {
 
 extension Substring {
     /// Without leading and trailing spaces, tabs and newlines.
-    fileprivate var trimmingSpaces: Substring {
+    fileprivate var trimmingWhitespace: Substring {
         var s = self
         while let f = s.first, f == " " || f == "\t" || f == "\n" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\t" || l == "\n" { s = s.dropLast() }
