@@ -216,9 +216,14 @@ victim=a held=$la
 if ((lb > la)); then victim=b held=$lb; fi
 ((held > 0)) || fail "no flusher holds a lease (a: $la, b: $lb)"
 stop_ees "flusher-$victim" KILL || true
+killed_at=${EPOCHREALTIME/./}
 fgen[$victim]=$((fgen[$victim] + 1))
 start_flusher "$victim"
-log "step 3: flusher-$victim killed holding $held of $partitions leases (a: $la, b: $lb) at $(accepted) events; restarted"
+# Failover: every partition is led by a live flusher again, after about one lease TTL (2 s).
+all_leases_live() { (($(leases_of "$tag-flusher-a-${fgen[a]}") + $(leases_of "$tag-flusher-b-${fgen[b]}") == partitions)); }
+wait_for 15 all_leases_live
+log "step 3: flusher-$victim killed holding $held of $partitions leases (a: $la, b: $lb) at $(accepted) events;" \
+  "restarted; all partitions led by live flushers again after $(((${EPOCHREALTIME/./} - killed_at) / 1000)) ms"
 
 # 4. a processor dies, preferably while it holds unacknowledged notifications (it holds each for a
 # few ms only: look for up to 3 s, then take processor-a anyway).
@@ -233,6 +238,8 @@ while [[ -z $pvictim ]] && ((${EPOCHREALTIME/./} < look_until)); do
 done
 pvictim=${pvictim:-a}
 stop_ees "processor-$pvictim" KILL || true
+# Counted again now that it is dead: it may have acknowledged an entry between the look and the kill.
+pheld=$(held_by "$tag-processor-$pvictim")
 psurvivor=$([[ $pvictim == a ]] && echo b || echo a)
 log "step 4: processor-$pvictim killed holding $pheld notifications at $(accepted) events"
 
