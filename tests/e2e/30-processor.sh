@@ -150,7 +150,7 @@ log "proc-c crashed after a commit, holding $(held_by "$tag-proc-c") entries"
 pg_stopped=1
 services stop-one postgres
 outage_start=$SECONDS
-send_range 30 60 0.03 &
+send_range 30 60 0.1 &  # ~3 s of traffic, so both processors get entries to hold
 sender=$!
 wait_for 30 holds_entries "$tag-proc-a"
 held=$(held_by "$tag-proc-a")
