@@ -11,6 +11,8 @@ public struct IngestConfig: Sendable {
     /// Dedup window width W: an id is remembered for W to 2W.
     public var dedupWindowMs: Int64 = 600_000
     public var partitions: Int = 16
+    /// Replicas that must acknowledge (Redis WAIT) before a 200; 0 = the primary alone.
+    public var replicas = ReplicaAck()
     /// `Retry-After` on 503 (Redis down or buffer full).
     public var retryAfterSeconds: Int = 2
     /// After SIGTERM: time /readyz reports 503 while still serving, so balancers stop sending.

@@ -24,7 +24,7 @@ public final class IngestNode: Sendable {
         let client = RedisClient(config: redis, latency: metrics.redisSeconds)
         let cache = DeviceCache(config: config.cache)
         store = RedisIngestStore(client: client, keys: keys, window: DedupWindow(widthMs: config.dedupWindowMs),
-                                 limits: config.buffer, partitions: config.partitions)
+                                 limits: config.buffer, partitions: config.partitions, replicas: config.replicas)
         let auth = DeviceAuthenticator(registry: RedisDeviceRegistry(client: client, keys: keys), cache: cache, time: time)
         let ingestor = Ingestor(config: config, store: store, auth: auth, limiter: RateLimiter(config: config.rate),
                                 metrics: metrics, time: time)

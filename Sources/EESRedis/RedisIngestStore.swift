@@ -9,13 +9,16 @@ public final class RedisIngestStore: IngestStore {
     private let limits: BufferLimits
     private let partitions: Int
     private let script = RedisScript(source: ingestScriptSource)
+    private let replicas: ReplicaAck
 
-    public init(client: RedisClient, keys: RedisKeys, window: DedupWindow, limits: BufferLimits, partitions: Int) {
+    public init(client: RedisClient, keys: RedisKeys, window: DedupWindow, limits: BufferLimits, partitions: Int,
+                replicas: ReplicaAck = ReplicaAck()) {
         self.client = client
         self.keys = keys
         self.window = window
         self.limits = limits
         self.partitions = partitions
+        self.replicas = replicas
     }
 
     public func append(_ chunks: [ChunkWrite]) throws -> [ChunkResult] {
@@ -30,7 +33,18 @@ public final class RedisIngestStore: IngestStore {
                                 c.dedupIDs, c.events]
             return (k, a)
         }
-        let replies = try client.withConnection { conn throws(RedisError) in try script.run(on: conn, calls: calls) }
+        let replies = try client.withConnection { conn throws(RedisError) in
+            let replies = try script.run(on: conn, calls: calls)
+            if replicas.count > 0 {
+                // Acknowledge only what enough replicas hold: WAIT blocks this connection up to the
+                // timeout. On a shortfall the events stay stored; the client's retry is deduplicated.
+                let acked = try conn.command(["WAIT", String(replicas.count), String(replicas.timeoutMs)]).int ?? 0
+                if acked < Int64(replicas.count) {
+                    throw RedisError(.unavailable, "WAIT: \(acked) of \(replicas.count) replicas acknowledged within \(replicas.timeoutMs) ms")
+                }
+            }
+            return replies
+        }
         return try replies.map { r throws(RedisError) in
             guard let a = r.array, a.count == 5, let status = a[0].int, let acc = a[1].int, let dup = a[2].int,
                   let first = a[3].int, let last = a[4].int else {

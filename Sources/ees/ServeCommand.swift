@@ -28,6 +28,10 @@ enum ServeCommand {
         OptionSpec("rate-burst-events", env: "EES_RATE_BURST_EVENTS", default: "40000", help: "per-device burst on one node"),
         OptionSpec("buffer-high-water-events", env: "EES_BUFFER_HIGH_WATER_EVENTS", default: "100000", help: "unflushed events per stream before 503"),
         OptionSpec("buffer-high-water-bytes", env: "EES_BUFFER_HIGH_WATER_BYTES", default: "67108864", help: "unflushed bytes per stream before 503"),
+        OptionSpec("redis-wait-replicas", env: "EES_REDIS_WAIT_REPLICAS", default: "0",
+                   help: "replicas that must hold events (Redis WAIT) before 200; 0 = the primary alone"),
+        OptionSpec("redis-wait-timeout-ms", env: "EES_REDIS_WAIT_TIMEOUT_MS", default: "100",
+                   help: "longest WAIT for those replicas; a shortfall answers 503"),
         OptionSpec("partitions", env: "EES_PARTITIONS", default: "16", help: "stream partitions (same value on every node)"),
         OptionSpec("retry-after-s", env: "EES_RETRY_AFTER_S", default: "2", help: "Retry-After on 503"),
         OptionSpec("drain-delay-ms", env: "EES_DRAIN_DELAY_MS", default: "0", help: "after SIGTERM, keep serving while /readyz is 503"),
@@ -66,6 +70,8 @@ enum ServeCommand {
         c.buffer.highWaterEvents = try o.int("buffer-high-water-events", in: 1...1_000_000_000)!
         c.buffer.highWaterBytes = try o.int("buffer-high-water-bytes", in: 1024...(1 << 40))!
         c.partitions = try o.int("partitions", in: 1...4096)!
+        c.replicas = ReplicaAck(count: try o.int("redis-wait-replicas", in: 0...16)!,
+                                timeoutMs: try o.int("redis-wait-timeout-ms", in: 1...60_000)!)
         c.retryAfterSeconds = try o.int("retry-after-s", in: 1...3600)!
         c.drainDelayMs = try o.int("drain-delay-ms", in: 0...600_000)!
         c.drainTimeoutMs = try o.int("drain-timeout-ms", in: 0...600_000)!

@@ -506,6 +506,24 @@ import Testing
         }
     }
 
+    @Test func replicaShortfallIs503AndTheRetryIsDeduplicated() throws {
+        // The test Redis has no replica: WAIT 1 times out with 0 acknowledgements.
+        try withNode({ $0.replicas = ReplicaAck(count: 1, timeoutMs: 50) }) { n in
+            let key = try n.addDevice("dev-rep")
+            let body = batchBody(device: "dev-rep", events: [ev("r1"), ev("r2")])
+            let r = try n.post(body, device: "dev-rep", key: key)
+            #expect(r.status == 503)
+            #expect(r.headers["retry-after"] != nil)
+            // The events are on the primary; once acknowledged they are not stored a second time.
+            #expect(try n.redis.command(["XLEN", n.keys.buffer("dev-rep")]).int == 1)
+        }
+        try withNode { n in
+            let key = try n.addDevice("dev-rep0")
+            #expect(try n.post(batchBody(device: "dev-rep0", events: [ev("r1")]), device: "dev-rep0", key: key).status == 200,
+                    "without a replica requirement the same node answers 200")
+        }
+    }
+
     @Test func redisUnreachableIs503WithRetryAfter() throws {
         // A node whose Redis is a closed port (the shared Redis is never stopped by Swift tests;
         // stopping and restarting Redis is tests/e2e/10-ingest-redis-outage.sh).

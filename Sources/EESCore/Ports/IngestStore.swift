@@ -49,3 +49,14 @@ public struct BufferLimits: Sendable, Equatable {
     public var highWaterBytes: Int = 64 << 20
     public init() {}
 }
+
+/// Replicas that must hold a request's events before it is acknowledged (Redis `WAIT`).
+public struct ReplicaAck: Sendable, Equatable {
+    /// 0: acknowledge once the primary has the events (and its AOF policy applies).
+    public var count: Int = 0
+    public var timeoutMs: Int = 100
+    public init(count: Int = 0, timeoutMs: Int = 100) {
+        self.count = count
+        self.timeoutMs = timeoutMs
+    }
+}
