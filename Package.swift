@@ -57,11 +57,13 @@ let package = Package(
                                          "EESMetabase"],
                           swiftSettings: strict),
 
+        // Helpers shared by the test targets (never linked into the product).
+        .target(name: "EESTestSupport", path: "Tests/EESTestSupport", swiftSettings: strict),
         .testTarget(name: "EESCoreTests", dependencies: ["EESCore"], swiftSettings: strict),
-        .testTarget(name: "EESJSONTests", dependencies: ["EESCore", "EESJSON", "EESCompression", "EESCrypto", "EESObjectStore"],
+        .testTarget(name: "EESJSONTests", dependencies: ["EESTestSupport", "EESCore", "EESJSON", "EESCompression", "EESCrypto", "EESObjectStore"],
                     swiftSettings: strict),
         .testTarget(name: "IntegrationTests",
-                    dependencies: ["EESCore", "EESJSON", "EESCrypto", "EESRedis", "EESIngest", "EESHTTPServer",
+                    dependencies: ["EESTestSupport", "EESCore", "EESJSON", "EESCrypto", "EESRedis", "EESIngest", "EESHTTPServer",
                                    "EESFlusher", "EESProcessor", "EESObjectStore", "EESPostgres", "EESCompression", "EESHTTPClient",
                                    "EESMetabase"],
                     swiftSettings: strict),

@@ -1,27 +1,8 @@
 import EESCompression
+import EESTestSupport
 import Foundation
 import Testing
 
-/// gzip made by the real `gzip` tool, not by the code under test.
-func gzip(_ data: [UInt8], level: Int = 6) throws -> [UInt8] {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/gzip")
-    p.arguments = ["-c", "-n", "-\(level)"]
-    let input = Pipe(), output = Pipe()
-    p.standardInput = input
-    p.standardOutput = output
-    try p.run()
-    // Write from another thread: a large input would otherwise fill both pipes and deadlock.
-    let writer = Thread {
-        input.fileHandleForWriting.write(Data(data))
-        try? input.fileHandleForWriting.close()
-    }
-    writer.start()
-    let out = output.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    #expect(p.terminationStatus == 0)
-    return Array(out)
-}
 
 @Suite struct GunzipTests {
     let limit = 1 << 20

@@ -2,6 +2,7 @@ import EESCore
 import EESCrypto
 import EESIngest
 import EESRedis
+import EESTestSupport
 import Foundation
 import Synchronization
 import Testing

@@ -148,7 +148,7 @@ struct PostgresSinkTests {
                                          ingestedAtMs: -86_400_000 + seq))
                 anomalies.append(AnomalyRow(detectedAtMs: 1, tsMs: 2, deviceId: s, streamKey: "s\t" + s, seq: seq,
                                             metric: s, value: 90, threshold: 80, algorithm: "alg\t" + s,
-                                            severity: s, detailsJSON: jsonObject(note: s)))
+                                            severity: s, detailsJSON: "{\"note\":\(JSONText.quoted(s))}"))
             }
             let seg = ProcessedSegment(segKey: "stream/x\ty/seg/1", streamKey: "s", seqStart: 1,
                                        seqEnd: Int64(tricky.count), rows: tricky.count)
@@ -220,7 +220,7 @@ struct PostgresSinkTests {
     }
 
     @Test func unreachableServerIsUnavailableWithoutLeakingThePassword() throws {
-        let port = try unusedLoopbackPort()
+        let port = try closedPort()
         let secret = "s3cr%21t-pw"   // percent-encoded "s3cr!t-pw"
         let config = PostgresConfiguration(url: "postgres://ees:\(secret)@127.0.0.1:\(port)/ees?sslmode=disable",
                                            connectTimeoutSeconds: 2)
@@ -385,38 +385,4 @@ func checkSinkContract(_ sink: any MetricsSink) throws {
     #expect(try sink.isProcessed(segKey: empty.segKey))
 }
 
-/// A JSON object `{"note": s}` with `s` escaped per RFC 8259.
-private func jsonObject(note s: String) -> String {
-    var out = #"{"note":""#
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-        default: out.unicodeScalars.append(u)
-        }
-    }
-    return out + "\"}"
-}
 
-/// A loopback TCP port with nothing listening (bound, then released).
-func unusedLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw PostgresTestSetupError(description: "socket() failed") }
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
-        }
-    }
-    guard ok else { throw PostgresTestSetupError(description: "bind() failed") }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}

@@ -2,6 +2,7 @@ import EESCore
 import EESCrypto
 import EESIngest
 import EESRedis
+import EESTestSupport
 import Foundation
 import Testing
 
@@ -179,22 +180,3 @@ func batchBody(device: String, batch: String = UUID().uuidString, streamKey: Str
     return s + ",\"events\":[" + events.joined(separator: ",") + "]}"
 }
 
-/// gzip made by gzip(1), not by the code under test.
-func gzip(_ data: [UInt8], level: Int = 6) throws -> [UInt8] {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/gzip")
-    p.arguments = ["-c", "-n", "-\(level)"]
-    let input = Pipe(), output = Pipe()
-    p.standardInput = input
-    p.standardOutput = output
-    try p.run()
-    let writer = Thread {
-        input.fileHandleForWriting.write(Data(data))
-        try? input.fileHandleForWriting.close()
-    }
-    writer.start()
-    let out = output.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else { throw RawHTTPError("gzip failed") }
-    return Array(out)
-}
