@@ -54,6 +54,12 @@ let package = Package(
                           dependencies: ["EESCore", "EESCrypto", "EESRedis", "EESIngest", "EESFlusher",
                                          "EESProcessor", "EESObjectStore", "EESPostgres", "EESHTTPServer", "EESHTTPClient"],
                           swiftSettings: strict),
+        // Benchmark helpers for scripts/bench (BENCHMARKS.md): the ingest path without HTTP, a
+        // do-nothing handler on the same HTTP server, device provisioning with a shared stream.
+        // Not a product and not used by the tests.
+        .executableTarget(name: "ees-bench",
+                          dependencies: ["EESCore", "EESCrypto", "EESRedis", "EESIngest", "EESHTTPServer"],
+                          swiftSettings: strict),
 
         .testTarget(name: "EESCoreTests", dependencies: ["EESCore"], swiftSettings: strict),
         .testTarget(name: "EESJSONTests", dependencies: ["EESCore", "EESJSON", "EESCompression", "EESCrypto", "EESObjectStore"],
