@@ -1,4 +1,5 @@
 import EESCore
+import EESCrypto
 import EESHTTPServer
 import Synchronization
 
@@ -90,14 +91,9 @@ public final class IngestHTTPHandler: HTTPHandler {
            given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
             return given
         }
-        var g = SystemRandomNumberGenerator()
-        let hi = g.next() as UInt64, lo = g.next() as UInt64
-        return hex16(hi) + hex16(lo)
-    }
-
-    private func hex16(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
+        // 128 random bits in one getrandom call (two UInt64 from SystemRandomNumberGenerator were
+        // two syscalls per request).
+        return Crypto.hex(Crypto.randomBytes(16))
     }
 }
 
