@@ -34,6 +34,8 @@ public enum Crypto {
         return out
     }
 
+    /// Inlinable so it is specialised in the caller's module (it builds every request id).
+    @inlinable
     public static func hex<C: Collection<UInt8>>(_ bytes: C) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
