@@ -56,6 +56,12 @@ let package = Package(
                                          "EESProcessor", "EESObjectStore", "EESPostgres", "EESHTTPServer", "EESHTTPClient",
                                          "EESMetabase"],
                           swiftSettings: strict),
+        // Benchmark helpers for scripts/bench (BENCHMARKS.md): the ingest path without HTTP, a
+        // do-nothing handler on the same HTTP server, device provisioning with a shared stream.
+        // Not a product and not used by the tests.
+        .executableTarget(name: "ees-bench",
+                          dependencies: ["EESCore", "EESCrypto", "EESRedis", "EESIngest", "EESHTTPServer"],
+                          swiftSettings: strict),
 
         // Helpers shared by the test targets (never linked into the product).
         .target(name: "EESTestSupport", path: "Tests/EESTestSupport", swiftSettings: strict),

@@ -1,4 +1,5 @@
 import EESCore
+import EESCrypto
 import EESHTTPServer
 import Synchronization
 
@@ -96,14 +97,9 @@ public final class IngestHTTPHandler: HTTPHandler {
            tp[1].utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }), tp[1] != Substring(String(repeating: "0", count: 32)) {
             return String(tp[1])
         }
-        var g = SystemRandomNumberGenerator()
-        let hi = g.next() as UInt64, lo = g.next() as UInt64
-        return hex16(hi) + hex16(lo)
-    }
-
-    private func hex16(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
+        // 128 random bits in one getrandom call (two UInt64 from SystemRandomNumberGenerator were
+        // two syscalls per request).
+        return Crypto.hex(Crypto.randomBytes(16))
     }
 }
 

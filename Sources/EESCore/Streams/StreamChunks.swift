@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Splits a batch into per-stream chunks, in event order within each stream.
 ///
 /// Stream key resolution, first match wins: the event's `stream_key`, the request's `stream_key`,
@@ -43,6 +47,16 @@ public enum JSONLineSafety {
     /// Rewrites CR/LF inside `range` of `bytes` to spaces; returns how many bytes changed.
     @discardableResult
     public static func makeLineSafe(_ bytes: inout [UInt8], range: Range<Int>) -> Int {
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "range outside the bytes")
+        // Fast path for the common case (compact JSON: no CR/LF at all): libc's vectorised memchr
+        // instead of an indexed loop, which was ~5% of the node's CPU at batch 100. Read-only, so
+        // a body shared with the request is not copied.
+        let clean = bytes.withUnsafeBufferPointer { b -> Bool in
+            guard let base = b.baseAddress, !range.isEmpty else { return true }
+            let p = base + range.lowerBound
+            return memchr(p, 0x0A, range.count) == nil && memchr(p, 0x0D, range.count) == nil
+        }
+        if clean { return 0 }
         var changed = 0
         for i in range where bytes[i] == 0x0A || bytes[i] == 0x0D {
             bytes[i] = 0x20

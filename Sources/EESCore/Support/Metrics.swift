@@ -56,7 +56,9 @@ public final class MetricsRegistry: Sendable {
     }
 
     private func escape(_ v: String) -> String {
-        v.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"").replacingAll("\n", with: "\\n")
+        // Looked up on every request: skip the (slow) replacing when there is nothing to escape.
+        guard v.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == 0x0A }) else { return v }
+        return v.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"").replacingAll("\n", with: "\\n")
     }
 }
 
