@@ -39,7 +39,7 @@ public final class IngestNode: Sendable {
         http.bodyBytesMax = config.limits.bodyBytesMax
         server = HTTPServer(config: http, handler: handler)
         subscriber = RedisSubscriber(config: redis, channel: keys.deviceInvalidationChannel, logger: logger,
-                                     onMessage: { cache.invalidate($0) }, onReconnect: { cache.invalidate(nil) })
+                                     onMessage: { cache.invalidate($0) }, onSubscribed: { cache.invalidate(nil) })
     }
 
     /// The port listened on (after `start`).

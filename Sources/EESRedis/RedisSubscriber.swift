@@ -6,32 +6,31 @@ import Glibc
 #endif
 
 /// Listens on one Pub/Sub channel on its own thread and hands each message to `onMessage`. When
-/// the connection drops it reconnects with capped backoff and calls `onReconnect` (messages sent
-/// meanwhile were missed, so a cache should be dropped whole). `stop()` returns within ~`pollMs`.
+/// the connection drops it reconnects with capped backoff. `onSubscribed` runs after every
+/// successful SUBSCRIBE, the first included: messages sent before it were missed, so a cache
+/// filled meanwhile should be dropped whole. `stop()` returns within ~`pollMs`.
 public final class RedisSubscriber: Sendable {
     private let config: RedisConfig
     private let channel: String
     private let onMessage: @Sendable (String) -> Void
-    private let onReconnect: @Sendable () -> Void
+    private let onSubscribed: @Sendable () -> Void
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
-    private let done = Mutex<Bool>(false)
     private let pollMs: Int32 = 200
     private let backoffMaxMs = 5_000
 
     public init(config: RedisConfig, channel: String, logger: Logger, onMessage: @escaping @Sendable (String) -> Void,
-                onReconnect: @escaping @Sendable () -> Void) {
+                onSubscribed: @escaping @Sendable () -> Void) {
         self.config = config
         self.channel = channel
         self.logger = logger
         self.onMessage = onMessage
-        self.onReconnect = onReconnect
+        self.onSubscribed = onSubscribed
     }
 
     public func start() {
         let thread = Thread { [self] in
             run()
-            done.withLock { $0 = true }
         }
         thread.name = "ees-redis-subscriber"
         thread.start()
@@ -41,14 +40,14 @@ public final class RedisSubscriber: Sendable {
 
     private func run() {
         var backoffMs = 100
-        var first = true
         while !stopping.load(ordering: .relaxed) {
             do {
                 let conn = try RedisConnection(config)
                 let r = try conn.command(["SUBSCRIBE", channel])
                 guard r.array?.first?.text == "subscribe" else { throw RedisError(.protocolViolation, "SUBSCRIBE refused") }
-                if !first { onReconnect() }
-                first = false
+                // Messages published before this subscription (at start-up, or while disconnected)
+                // were missed: whatever was cached until now may be stale.
+                onSubscribed()
                 backoffMs = 100
                 try listen(conn)
             } catch {
@@ -61,7 +60,6 @@ public final class RedisSubscriber: Sendable {
                     slept += 50
                 }
                 backoffMs = min(backoffMs * 2, backoffMaxMs)
-                first = false
             }
         }
     }

@@ -100,9 +100,18 @@ final class TestNode: Sendable {
     }
 
     /// Key → serialized value (DUMP): equal snapshots mean nothing under the prefix changed.
+    /// Every key's content. Sets are compared by their sorted members, not by DUMP: Redis may finish
+    /// rehashing a set's table in the background, which reorders DUMP's bytes without a write.
     func snapshot() throws -> [String: [UInt8]] {
         var out: [String: [UInt8]] = [:]
-        for k in try allKeys() { out[k] = try redis.command(["DUMP", k]).bytes ?? [] }
+        for k in try allKeys() {
+            if try redis.command(["TYPE", k]).text == "set" {
+                let members = try redis.command(["SMEMBERS", k]).array?.compactMap(\.bytes) ?? []
+                out[k] = members.sorted { $0.lexicographicallyPrecedes($1) }.flatMap { $0 + [0xFF] }
+            } else {
+                out[k] = try redis.command(["DUMP", k]).bytes ?? []
+            }
+        }
         return out
     }
 
