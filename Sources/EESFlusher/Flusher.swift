@@ -20,8 +20,8 @@ public final class Flusher: Sendable {
     let time: any TimeSource
     let faults: FaultPoints
     private let leases: Mutex<[Int: Held]>
-    private let stopping = AtomicFlag()
-    private let running = Atomic<Int>(0)
+    private let threads = RoleThreads()
+    private var stopping: AtomicFlag { threads.stopping }
 
     struct Held: Sendable {
         var state: LeaseState
@@ -42,20 +42,15 @@ public final class Flusher: Sendable {
     }
 
     public func start() {
-        spawn("ees-flusher-leases") { self.leaseLoop() }
-        for w in 0..<config.workers { spawn("ees-flusher-\(w)") { self.workLoop(worker: w) } }
+        threads.spawn { self.leaseLoop() }
+        for w in 0..<config.workers { threads.spawn { self.workLoop(worker: w) } }
         logger.info("flusher started", [(.count, String(config.workers))])
     }
 
     /// Stops the threads (bounded by `stopTimeoutMs`) and releases this node's leases so another
     /// flusher takes over at once instead of after the TTL.
     public func stop() {
-        stopping.set()
-        var waited = 0
-        while running.load(ordering: .relaxed) > 0 && waited < config.stopTimeoutMs {
-            sleepMs(10)
-            waited += 10
-        }
+        threads.stop(timeoutMs: config.stopTimeoutMs)
         let held = leases.withLock { l in
             let all = l.values.map(\.fence)
             l.removeAll()
@@ -71,16 +66,6 @@ public final class Flusher: Sendable {
     public var heldPartitions: [Int] {
         let now = time.nowMs()
         return leases.withLock { $0.filter { $0.value.state.isHeld(nowMs: now) }.keys.sorted() }
-    }
-
-    private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
-        running.add(1, ordering: .relaxed)
-        let t = Thread { [self] in
-            body()
-            running.subtract(1, ordering: .relaxed)
-        }
-        t.name = name
-        t.start()
     }
 
     // MARK: leadership

@@ -24,8 +24,8 @@ public final class Processor: Sendable {
     let logger: Logger
     let time: any TimeSource
     let faults: FaultPoints
-    private let stopping = AtomicFlag()
-    private let running = Atomic<Int>(0)
+    private let threads = RoleThreads()
+    private var stopping: AtomicFlag { threads.stopping }
 
     /// - Parameters:
     ///   - redis: where the notification streams are; the processor's own pool waits longer per
@@ -51,13 +51,9 @@ public final class Processor: Sendable {
 
     public func start() {
         for w in 0..<config.workers {
-            running.add(1, ordering: .relaxed)
-            let t = Thread { [self] in
+            threads.spawn { [self] in
                 workLoop(Worker(consumer: config.consumerName(worker: w), sink: sinks[w], startedNs: time.monotonicNs()))
-                running.subtract(1, ordering: .relaxed)
             }
-            t.name = "ees-processor-\(w)"
-            t.start()
         }
         logger.info("processor started", [(.count, String(config.workers))])
     }
@@ -65,13 +61,8 @@ public final class Processor: Sendable {
     /// Stops the workers, bounded by `stopTimeoutMs`. A segment in progress is finished when it
     /// can be; anything not acknowledged stays pending and is claimed by another processor.
     public func stop() {
-        stopping.set()
-        var waited = 0
-        while running.load(ordering: .relaxed) > 0 && waited < config.stopTimeoutMs {
-            sleepMs(10)
-            waited += 10
-        }
-        logger.info("processor stopped", [(.count, String(running.load(ordering: .relaxed)))])
+        let unfinished = threads.stop(timeoutMs: config.stopTimeoutMs)
+        logger.info("processor stopped", [(.count, String(unfinished))])
     }
 
     /// Per-thread state: the consumer name, its sink, and the entries it holds unacknowledged.
