@@ -65,7 +65,7 @@ public final class RedisFlushStore: Sendable {
 
     /// Registers this flusher as alive and returns how many flushers are alive (for fair shares).
     public func heartbeat(node: String, nowMs: Int64, ttlMs: Int64) throws(RedisError) -> Int {
-        let key = "\(keys.prefix):flushers"
+        let key = keys.flushers
         let r = try client.pipeline([
             redisArgs("ZADD", key, String(nowMs), node),
             redisArgs("ZREMRANGEBYSCORE", key, "-inf", String(nowMs - ttlMs)),
@@ -75,7 +75,7 @@ public final class RedisFlushStore: Sendable {
     }
 
     public func leave(node: String) throws(RedisError) {
-        _ = try client.command(["ZREM", "\(keys.prefix):flushers", node])
+        _ = try client.command(["ZREM", keys.flushers, node])
     }
 
     // MARK: buffers

@@ -41,11 +41,11 @@ enum ProcessorRole {
                                  criticalMargin: try o.double("detector-critical-margin", in: 0...Double.greatestFiniteMagnitude)!)
     }
 
-    /// Checks everything (options, object store URL, the schema version) without starting threads,
-    /// so a bad setting stops `ees serve` before any role runs.
-    static func make(_ o: ParsedOptions, config: ProcessorConfig, detector: ThresholdDetector, redis: RedisConfig,
-                     keys: RedisKeys, registry: MetricsRegistry, logger: Logger) throws -> Processor {
-        let objects = try ObjectStoreURL.open(try o.require("object-store"), env: ProcessInfo.processInfo.environment)
+    /// Checks the schema version and builds the processor without starting threads, so a bad
+    /// setting stops `ees serve` before any role runs.
+    static func make(_ o: ParsedOptions, config: ProcessorConfig, detector: ThresholdDetector, objects: any ObjectStore,
+                     redis: RedisConfig, keys: RedisKeys, registry: MetricsRegistry, logger: Logger,
+                     faults: FaultPoints) throws -> Processor {
         let postgres = try MigrateCommand.configuration(o, applicationName: "ees-processor")
         do throws(PostgresError) {
             try Migrator().requireCurrent(on: PostgresConnection(configuration: postgres))
@@ -54,8 +54,7 @@ enum ProcessorRole {
         }
         let sinks: [any MetricsSink] = try (0..<config.workers).map { _ in try PostgresMetricsSink(configuration: postgres) }
         return try Processor(config: config, redis: redis, keys: keys, objects: objects, sinks: sinks, detectors: [detector],
-                             metrics: registry, logger: logger,
-                             faults: FaultPoints(environment: ProcessInfo.processInfo.environment["EES_FAULT"]))
+                             metrics: registry, logger: logger, faults: faults)
     }
 }
 

@@ -120,11 +120,16 @@ enum ServeCommand {
         let flusherSettings = roles.contains("flusher") ? try flusherConfig(o, nodeID: node) : nil
         let processorSettings = roles.contains("processor")
             ? (try ProcessorRole.config(o, nodeID: node), try ProcessorRole.detector(o)) : nil
+        // One object store (one connection pool) serves the flusher and the processor alike.
+        let env = ProcessInfo.processInfo.environment
+        let objects = flusherSettings != nil || processorSettings != nil
+            ? try ObjectStoreURL.open(try o.require("object-store"), env: env) : nil
+        let faults = FaultPoints(environment: env["EES_FAULT"])
 
         // Then every role is built (the processor checks the schema version) before any starts.
         let processor = try processorSettings.map { config, detector in
-            try ProcessorRole.make(o, config: config, detector: detector, redis: redis, keys: keys, registry: registry,
-                                   logger: logger.with([(.role, "processor")]))
+            try ProcessorRole.make(o, config: config, detector: detector, objects: objects!, redis: redis, keys: keys,
+                                   registry: registry, logger: logger.with([(.role, "processor")]), faults: faults)
         }
         let ingest = try ingestSettings.map { config throws in
             try IngestNode(config: config, redis: redis, keys: keys, metrics: registry, logger: logger.with([(.role, "ingest")]))
@@ -133,8 +138,8 @@ enum ServeCommand {
         let ops = ingest == nil ? opsServer(listen, redis: redis, registry: registry) : nil
         let flusher = try flusherSettings.map { config throws in
             try Flusher(config: config, store: RedisFlushStore(client: RedisClient(config: redis), keys: keys),
-                        objects: segmentStore(o), metrics: registry, logger: logger.with([(.role, "flusher")]),
-                        faults: FaultPoints(environment: ProcessInfo.processInfo.environment["EES_FAULT"]))
+                        objects: writable(objects!), metrics: registry, logger: logger.with([(.role, "flusher")]),
+                        faults: faults)
         }
 
         try ingest?.start()
@@ -156,10 +161,9 @@ enum ServeCommand {
 }
 
 extension ServeCommand {
-    /// The flusher's object store; a local directory is created when missing (an S3 bucket is not:
-    /// that is the operator's, with its own permissions and lifecycle).
-    static func segmentStore(_ o: ParsedOptions) throws -> any ObjectStore {
-        let store = try ObjectStoreURL.open(try o.require("object-store"), env: ProcessInfo.processInfo.environment)
+    /// The store the flusher writes to: a local directory is created when missing (an S3 bucket is
+    /// not: that is the operator's, with its own permissions and lifecycle).
+    static func writable(_ store: any ObjectStore) throws -> any ObjectStore {
         if let files = store as? FileObjectStore { try files.createRootIfMissing() }
         return store
     }

@@ -21,6 +21,8 @@ public struct RedisKeys: Sendable, Equatable {
     public func lease(partition: Int) -> String { "\(prefix):p:{\(partition)}:lease" }
     public func epoch(partition: Int) -> String { "\(prefix):p:{\(partition)}:epoch" }
     public func notifications(partition: Int) -> String { "\(prefix):p:{\(partition)}:segments" }
+    /// Sorted set of live flusher nodes (score = last heartbeat), for fair lease shares.
+    public var flushers: String { "\(prefix):flushers" }
 
     /// Dead-letter stream of the processor (details in the `dlq/segments/…` objects).
     public var deadLetterSegments: String { "\(prefix):dlq:segments" }
